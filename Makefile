@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh Debian/Ubuntu machine with Python 3.11:
+#   make demo   set up, then serve the hub on http://127.0.0.1:7860
+#   make test   set up, then run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# fluidsynth + a General MIDI soundfont render the composer's music; the CJK fonts are the glyph
+# data sets; chromium runs the browser tests.
+DEMO_PACKAGES := fluidsynth fluid-soundfont-gm fonts-arphic-ukai fonts-arphic-uming fonts-noto-cjk fonts-wqy-zenhei
+TEST_PACKAGES := $(DEMO_PACKAGES) chromium
+
+.PHONY: demo test setup system-packages test-system-packages bench clean
+
+demo: setup system-packages
+	$(PY) spaces/hub/app.py
+
+test: setup test-system-packages
+	$(PY) -m pytest
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Debian packages, installed with apt when this machine allows it (root or passwordless sudo);
+# otherwise the demos say what is missing and fall back where they can.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else \
+		echo "Not installing $$missing (needs root); the hub will say what is missing."; exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "No apt-get: install $$missing by hand."; exit 0; fi; \
+	echo "Installing Debian packages: $$missing"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+endef
+
+system-packages:
+	$(call apt_install,$(DEMO_PACKAGES))
+
+test-system-packages:
+	$(call apt_install,$(TEST_PACKAGES))
+
+bench: setup
+	$(PY) bench/bench_mnist.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,132 @@
+"""Model cards written from a run's saved facts (`results.json`), never by hand.
+
+A plugin's `final_report` returns `{"metrics": [...], ...}` where each metric
+is `{"name", "type", "value", "error"?, "unit"?, "split"}`; from those the
+card gets its Hub `model-index`, its results table and its text. The same
+function serves `train.py` (after training) and `hub_upload.py` (before a
+push, with the real repo id in the usage snippet).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+DEFAULT_HUB_OWNER = "dsl-hub"
+
+
+def describe_hardware(accelerator=None) -> str:
+    """A short, honest description of where a run or a measurement happened."""
+    processes = accelerator.num_processes if accelerator is not None else 1
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        return f"{processes} x {name}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} cores, {processes} process(es) x {torch.get_num_threads()} thread(s)"
+
+
+def format_metric(metric: dict[str, Any]) -> str:
+    """`99.48 ± 0.07 %` style text for a metric dict."""
+    unit = metric.get("unit", "")
+    digits = metric.get("digits", 2)
+    text = f"{metric['value']:.{digits}f}"
+    if metric.get("error") is not None:
+        text += f" ± {metric['error']:.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def default_repo_id(plugin) -> str:
+    return f"{DEFAULT_HUB_OWNER}/{plugin.name}"
+
+
+def card_metadata(plugin, results: dict[str, Any], repo_id: str) -> dict[str, Any]:
+    metrics = results.get("test", {}).get("metrics", [])
+    metadata = {
+        "license": plugin.card_metadata.get("license", "mit"),
+        "library_name": "transformers",
+        **{key: value for key, value in plugin.card_metadata.items() if key != "license"},
+    }
+    metadata["tags"] = sorted({*metadata.get("tags", []), "deep-structured-learning-hub", plugin.name})
+    if metrics:
+        dataset = plugin.card_metadata.get("datasets", [plugin.name])[0]
+        metadata["model-index"] = [{
+            "name": repo_id.split("/")[-1],
+            "results": [{
+                "task": {"type": plugin.card_metadata.get("pipeline_tag", "other")},
+                "dataset": {"name": dataset, "type": dataset, "split": metrics[0].get("split", "test")},
+                "metrics": [
+                    {"name": metric["name"], "type": metric["type"], "value": metric["value"],
+                     **({"args": {"standard_error": metric["error"]}} if metric.get("error") is not None else {})}
+                    for metric in metrics
+                ],
+            }],
+        }]
+    return metadata
+
+
+def render_model_card(plugin, results: dict[str, Any], repo_id: str | None = None) -> str:
+    repo_id = repo_id or default_repo_id(plugin)
+    metadata = card_metadata(plugin, results, repo_id)
+    metrics = results.get("test", {}).get("metrics", [])
+    lines = [
+        "---",
+        yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True).strip(),
+        "---",
+        "",
+        f"# {plugin.title}: `{results['preset']}`",
+        "",
+        plugin.description,
+        "",
+        f"Preset `{results['preset']}`: {results['preset_description']}",
+        "",
+    ]
+    if metrics:
+        lines += ["## Results", "", "| metric | split | value |", "|---|---|---|"]
+        lines += [f"| {m['name']} | {m.get('split', 'test')} | {format_metric(m)} |" for m in metrics]
+        if results.get("lecture_reference"):
+            lines += ["", f"Lecture reference: {results['lecture_reference']}"]
+        lines.append("")
+    lines += [
+        "## Usage",
+        "",
+        "```python",
+        plugin.usage_snippet(repo_id).rstrip(),
+        "```",
+        "",
+        plugin.model_card(results).strip(),
+        "",
+        "## Training",
+        "",
+        f"- Data: {results['data']}",
+        f"- Steps: {results['steps']:,} optimizer steps ({results['epochs']} epochs), "
+        f"batch size {results['recipe']['batch_size']} per process, {results['num_processes']} process(es), "
+        f"mixed precision: {results['mixed_precision']}, seed {results['seed']}",
+        f"- Optimizer: {results['recipe']['optimizer']} (learning rate {results['recipe']['learning_rate']}, "
+        f"schedule {results['recipe']['schedule']})",
+        f"- Hardware: {results['hardware']}; {results['train_seconds'] / 60:.1f} min in all, "
+        f"{results['seconds_per_epoch']:.1f} s per epoch",
+        f"- Parameters: {results['parameters']:,}",
+        "",
+        "Trained with the Deep Structured Learning Hub's Accelerate engine: "
+        f"`python train.py {plugin.name} --preset {results['preset']}`.",
+        "",
+    ]
+    return "\n".join(line for line in lines if line is not None)
+
+
+def write_model_card(plugin, folder: Path, results: dict[str, Any], repo_id: str | None = None) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(render_model_card(plugin, results, repo_id))
+    return path

@@ -1,0 +1,64 @@
+"""Assemble the Gradio hub: one tab per plugin, built when asked (never at import).
+
+`spaces/hub/app.py` serves every plugin; `spaces/<plugin>/app.py` serves one.
+A plugin whose weights or demo fail to load gets a tab saying why; the other
+tabs work as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from .registry import get_plugin, plugin_names, unavailable_plugins
+from .serving import load_demo_models
+
+logger = logging.getLogger("dsl_hub")
+
+MAX_UPLOAD = "10mb"
+INTRO = (
+    "# Deep Structured Learning Hub\n"
+    "Demos of the lecture *Deep Structured Learning* (Kai-Feng Chen, NTU): convolutional networks on "
+    "handwritten digits, an LSTM that composes music, GANs that invent Chinese glyphs. "
+    "Every model here was trained with this project's Accelerate engine; each tab says where its weights come from."
+)
+
+
+def _unavailable(title: str, reason: str) -> None:
+    gr.Markdown(f"### {title} is unavailable\n\n```\n{reason}\n```")
+
+
+def build_app(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> gr.Blocks:
+    names = names if names is not None else plugin_names()
+    with gr.Blocks(title=title) as app:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            for name in names:
+                plugin = get_plugin(name)
+                with gr.Tab(plugin.title, id=name):
+                    models, failed = load_demo_models(plugin)
+                    if not models:
+                        _unavailable(plugin.title, "no weights could be loaded:\n" +
+                                     "\n".join(f"{label}: {reason}" for label, reason in failed.items()))
+                        continue
+                    if failed:
+                        gr.Markdown("Some weights could not be loaded: " +
+                                    "; ".join(f"**{label}**: {reason}" for label, reason in failed.items()))
+                    try:
+                        plugin.build_demo(models)
+                    except Exception as error:  # noqa: BLE001 - one broken tab must not take the hub down
+                        logger.exception("the %s demo failed to build", name)
+                        _unavailable(plugin.title, f"{type(error).__name__}: {error}")
+            for label, reason in unavailable_plugins().items():
+                with gr.Tab(f"{label.split(' ')[0]} (unavailable)"):
+                    _unavailable(label, reason)
+    # Light calls (classifying a digit) and heavy ones (composing, rendering) have their own
+    # concurrency groups (set per event), so a queue of heavy jobs cannot starve the light ones.
+    app.queue(default_concurrency_limit=2, max_size=256)
+    return app
+
+
+def launch(app: gr.Blocks) -> None:
+    """Serve on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (Gradio's own variables; 127.0.0.1:7860 by default)."""
+    app.launch(max_file_size=MAX_UPLOAD, show_error=False)

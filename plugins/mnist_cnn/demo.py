@@ -1,0 +1,126 @@
+"""The digits tab: draw or upload a digit, see what the CNN sees and what it answers.
+
+Callbacks are thin: the work is in `classify` and `explain`, plain functions
+that tests call directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from ..images import tile
+from ..serving import DemoModel
+from ..ui import CheckedImage, user_facing
+from . import predict_probabilities
+from .preprocess import mnist_like
+
+
+def classify(model, image) -> dict[str, float]:
+    """Any image of a digit -> {label: probability} for the ten digits."""
+    probabilities = predict_probabilities(model, mnist_like(image))[0]
+    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+
+
+@dataclass
+class Explanation:
+    probabilities: dict[str, float]
+    model_input: Image.Image  # the 28x28 the model saw, enlarged
+    feature_maps: Image.Image  # first convolution's activations for this input
+
+
+@torch.no_grad()
+def explain(model, image) -> Explanation:
+    digit = mnist_like(image)
+    output = model(pixel_values=torch.from_numpy(digit)[None, None], output_hidden_states=True)
+    probabilities = output.logits.softmax(-1)[0].numpy()
+    maps = output.hidden_states[0][0].numpy()  # (channels, height, width) after conv + ReLU
+    return Explanation(
+        probabilities={model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)},
+        model_input=tile([digit], columns=1, scale=8, padding=0),
+        feature_maps=tile(list(maps), columns=8, scale=3, normalize_each=True),
+    )
+
+
+def first_layer_filters(model) -> Image.Image:
+    weights = model.convolutions[0].convolution.weight.detach()[:, 0].numpy()  # (channels, k, k)
+    return tile(list(weights), columns=8, scale=10, normalize_each=True)
+
+
+def misclassified_picture(demo_model: DemoModel) -> Image.Image | None:
+    path = demo_model.folder / "misclassified.png"
+    return Image.open(path) if path.is_file() else None
+
+
+def build_tab(plugin, models: dict[str, DemoModel]) -> None:
+    choices = list(models)
+
+    def model_notes(choice: str) -> str:
+        demo_model = models[choice]
+        headline = demo_model.headline()
+        return f"**{choice}**: {headline or 'no measured figures in its folder'}. Weights: {demo_model.source}."
+
+    @user_facing
+    def classify_image(image, choice: str):
+        """API: an image of a digit in, {label: probability} out."""
+        if choice not in models:
+            raise gr.Error(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
+        return classify(models[choice].model, image)
+
+    @user_facing
+    def explain_image(image, choice: str):
+        if choice not in models:
+            raise gr.Error(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
+        explanation = explain(models[choice].model, image)
+        return explanation.probabilities, explanation.model_input, explanation.feature_maps
+
+    def show_model(choice: str):
+        demo_model = models[choice]
+        return model_notes(choice), first_layer_filters(demo_model.model), misclassified_picture(demo_model)
+
+    gr.Markdown(
+        "Draw a digit (0-9) with the mouse, or upload a picture of one, and press **Classify**. "
+        "The drawing is prepared like MNIST: inverted if dark-on-light, cropped to the ink, fitted in 20x20 "
+        "and centred by its centre of mass in 28x28."
+    )
+    notes = gr.Markdown(model_notes(choices[0]))
+    with gr.Row():
+        with gr.Column():
+            choice = gr.Radio(choices, value=choices[0], label="Model")
+            with gr.Tabs():
+                with gr.Tab("Draw"):
+                    sketch = gr.Sketchpad(
+                        label="Draw a digit", canvas_size=(280, 280), type="numpy", image_mode="RGBA",
+                        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"),
+                        layers=False, elem_id="mnist-sketchpad",
+                    )
+                    draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-classify-drawing")
+                with gr.Tab("Upload"):
+                    upload = CheckedImage(label="Upload an image of a digit", type="filepath",
+                                          sources=["upload", "clipboard"], elem_id="mnist-upload")
+                    upload_button = gr.Button("Classify image", variant="primary", elem_id="mnist-classify-upload")
+        with gr.Column():
+            prediction = gr.Label(num_top_classes=3, label="Prediction (top 3)", elem_id="mnist-prediction")
+            with gr.Row():
+                seen = gr.Image(label="What the model sees (28x28)", height=200, elem_id="mnist-model-input")
+                feature_maps = gr.Image(label="First convolution's feature maps for this input", height=200)
+    with gr.Accordion("Inside the model: first-layer filters and the test digits it gets wrong", open=False):
+        with gr.Row():
+            filters = gr.Image(value=first_layer_filters(models[choices[0]].model), label="First-layer filters")
+            mistakes = gr.Image(value=misclassified_picture(models[choices[0]]),
+                                label="Misclassified test digits (true>predicted)")
+
+    outputs = [prediction, seen, feature_maps]
+    draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
+                      api_visibility="undocumented", concurrency_id="light", concurrency_limit=8)
+    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain",
+                        concurrency_id="light", concurrency_limit=8)
+    choice.change(show_model, choice, [notes, filters, mistakes], api_visibility="private")
+    # The lean API endpoint (image in, label + confidences out) has no button of its own.
+    classify_trigger = gr.Button(visible=False)
+    classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_cnn_classify",
+                           concurrency_id="light", concurrency_limit=8)

@@ -1,0 +1,78 @@
+"""Where a demo's weights come from, and loading them safely.
+
+Order: the Hub repo (when online), the local Hugging Face cache (when
+`HF_HUB_OFFLINE=1`), then the folder shipped in this repository's
+`pretrained/`. The demo says which one it used. Weights are always loaded
+with this repository's own model classes from safetensors: the hub never runs
+code downloaded from the Hub.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cards import DEFAULT_HUB_OWNER
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED_ROOT = Path(os.environ.get("DSL_HUB_PRETRAINED", REPO_ROOT / "pretrained"))
+
+
+@dataclass
+class DemoModel:
+    model: Any
+    folder: Path
+    source: str
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def headline(self) -> str:
+        """First measured metric of the card, e.g. 'Test accuracy 99.70 ± 0.05 %'."""
+        from .cards import format_metric
+
+        metrics = self.results.get("test", {}).get("metrics", [])
+        return f"{metrics[0]['name']} {format_metric(metrics[0])}" if metrics else ""
+
+
+def repo_id_for(folder_name: str) -> str:
+    """Hub repo of a shipped folder: `DSL_HUB_REPO_<FOLDER>` (dashes as underscores) or dsl-hub/<folder>."""
+    variable = "DSL_HUB_REPO_" + folder_name.upper().replace("-", "_")
+    return os.environ.get(variable) or f"{os.environ.get('DSL_HUB_OWNER', DEFAULT_HUB_OWNER)}/{folder_name}"
+
+
+def resolve_weights(folder_name: str) -> tuple[Path, str]:
+    """(folder holding config.json + model.safetensors, a sentence saying where it came from)."""
+    repo_id = repo_id_for(folder_name)
+    offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
+    hub_note = ""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(repo_id, local_files_only=offline, etag_timeout=5,
+                                        allow_patterns=["*.json", "*.safetensors", "*.md", "*.png", "*.mid", "*.wav"]))
+        if (folder / "config.json").is_file():
+            where = "the local Hugging Face cache" if offline else "the Hugging Face Hub"
+            return folder, f"{repo_id} from {where}"
+    except Exception as error:  # offline, unreachable, missing repo: fall back to the shipped copy
+        hub_note = f" ({repo_id} not available: {type(error).__name__})"
+    shipped = PRETRAINED_ROOT / folder_name
+    if (shipped / "config.json").is_file():
+        return shipped, f"the copy shipped in pretrained/{folder_name}{hub_note}"
+    raise FileNotFoundError(f"no weights for {folder_name}: not on the Hub or in the cache{hub_note}, "
+                            f"and {shipped} does not exist (train it with train.py)")
+
+
+def load_demo_models(plugin) -> tuple[dict[str, DemoModel], dict[str, str]]:
+    """Load every weight folder a plugin's demo offers; returns (loaded, failed label -> reason)."""
+    loaded, failed = {}, {}
+    for label, folder_name in (plugin.demo_weights or {plugin.name: plugin.name}).items():
+        try:
+            folder, source = resolve_weights(folder_name)
+            results_file = folder / "results.json"
+            results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+            loaded[label] = DemoModel(plugin.load_for_demo(folder), folder, source, results)
+        except Exception as error:  # noqa: BLE001 - one bad folder must not take the tab down
+            failed[label] = f"{type(error).__name__}: {error}"
+    return loaded, failed

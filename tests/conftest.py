@@ -1,0 +1,91 @@
+"""Shared fixtures: the repository on sys.path, the real data sets (skipped when absent), a live hub."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+# The team's real data sets sit beside the checkout; product code never assumes this path.
+DATASETS = Path(os.environ.get("DSL_HUB_DATASETS", REPO_ROOT.parent / "shared" / "datasets"))
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = DATASETS / "mnist"
+    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST not found in {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: offline, quiet, no stray plugin variables."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DSL_HUB_", "GRADIO_", "PYTHONPATH"))}
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1",
+               TOKENIZERS_PARALLELISM="false", **extra)
+    return env
+
+
+class HubServer:
+    """`python spaces/hub/app.py` in a child process on a free local port."""
+
+    def __init__(self, app: Path, env: dict[str, str], log: Path, timeout: float = 120):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port)}
+        self.log = log
+        self.process = subprocess.Popen([sys.executable, str(app)], cwd=REPO_ROOT, env=env,
+                                        stdout=log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the hub exited with {self.process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the hub did not start within {timeout} s:\n{log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def hub(artifacts_dir):
+    """The whole hub, as `make demo` serves it, with the shipped weights."""
+    server = HubServer(REPO_ROOT / "spaces" / "hub" / "app.py", clean_env(), artifacts_dir / "hub-server.log")
+    yield server
+    server.stop()
