@@ -209,6 +209,14 @@ class Plugin:
         parts.optimizer.zero_grad(set_to_none=True)
         return {"loss": outputs.loss.detach()}
 
+    def after_step(self, parts: TrainingParts, step: int, output_dir: Path, accelerator: Accelerator,
+                   recipe: TrainingRecipe) -> None:
+        """Called on every process after each optimizer step (e.g. to save a sample grid every N steps).
+
+        Must not consume the global RNGs (use a fixed `torch.Generator`), or a
+        resumed run would no longer equal an uninterrupted one.
+        """
+
     @torch.no_grad()
     def evaluate(self, parts: TrainingParts, dataloader, accelerator: Accelerator) -> dict[str, float]:
         """Metrics on the validation split after each epoch (default: mean loss)."""

@@ -293,6 +293,7 @@ def train(options: TrainOptions) -> Path:
                     continue
                 state.global_step += 1
                 progress.update(1)
+                plugin.after_step(parts, state.global_step, output_dir, accelerator, recipe)
                 if state.global_step % recipe.log_every == 0 or state.global_step == total_steps:
                     averages = {key: torch.stack(values).float().mean().item() for key, values in running.items()}
                     running.clear()

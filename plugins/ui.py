@@ -15,6 +15,11 @@ from .errors import UnusableInputError
 
 logger = logging.getLogger("dsl_hub")
 
+# Concurrency groups for event listeners (`btn.click(..., **LIGHT)`): quick calls and heavy ones
+# (composing, rendering audio, big grids) queue separately, so heavy work cannot starve light work.
+LIGHT = {"concurrency_id": "light", "concurrency_limit": 8}
+HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 2}
+
 
 def user_facing(function):
     """Run a demo callback; turn unusable input into a readable gr.Error and bugs into a short one.

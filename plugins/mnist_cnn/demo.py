@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..images import tile
 from ..serving import DemoModel
-from ..ui import CheckedImage, user_facing
+from ..ui import LIGHT, CheckedImage, user_facing
 from . import predict_probabilities
 from .preprocess import mnist_like
 
@@ -116,11 +116,11 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     outputs = [prediction, seen, feature_maps]
     draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
-                      api_visibility="undocumented", concurrency_id="light", concurrency_limit=8)
+                      api_visibility="undocumented", **LIGHT)
     upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain",
-                        concurrency_id="light", concurrency_limit=8)
+                        **LIGHT)
     choice.change(show_model, choice, [notes, filters, mistakes], api_visibility="private")
     # The lean API endpoint (image in, label + confidences out) has no button of its own.
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_cnn_classify",
-                           concurrency_id="light", concurrency_limit=8)
+                           **LIGHT)
