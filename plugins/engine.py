@@ -13,6 +13,7 @@ search. The loop should fit in one reading.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, gather_object, set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -184,6 +185,15 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """A hash of every parameter and buffer: equal on all processes when data parallelism really ran."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def make_accelerator(mixed_precision: str, grad_accum: int, seed: int) -> Accelerator:
     """An Accelerator that also parallelises over CPU processes.
 
@@ -281,10 +291,18 @@ def train(options: TrainOptions) -> Path:
     with StopRequest() as stop:
         for epoch in range(state.epoch, epochs):
             train_loader.set_epoch(epoch)  # the shuffle order depends on (seed, epoch) only
-            batches = train_loader
-            if state.batches_in_epoch:
+            batches, resumed_rng = train_loader, None
+            if state.batches_in_epoch >= batches_per_epoch:
+                batches = []  # resumed at the very end of an epoch: only its evaluation is left
+            elif state.batches_in_epoch:
                 batches = accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
+                # Starting a DataLoader iterator draws from the global torch RNG; the uninterrupted
+                # run drew that at the start of the epoch, so undo the extra draw made here.
+                resumed_rng = torch.get_rng_state()
             for batch in batches:
+                if resumed_rng is not None:
+                    torch.set_rng_state(resumed_rng)
+                    resumed_rng = None
                 with accelerator.accumulate(*parts.models.values()):
                     for key, value in plugin.training_step(parts, batch, accelerator, recipe).items():
                         running.setdefault(key, []).append(value)
@@ -330,6 +348,10 @@ def train(options: TrainOptions) -> Path:
     # ----------------------------------------------------------------- final
     model_dir = output_dir / "model"
     model = plugin.save_pretrained(parts, model_dir, accelerator)
+    fingerprints = gather_object([weights_fingerprint(model)])
+    log.write({"event": "end", "step": state.global_step, "weights_fingerprints": fingerprints})
+    if len(set(fingerprints)) != 1:
+        raise RuntimeError(f"the {accelerator.num_processes} processes ended with different weights: {fingerprints}")
     report = plugin.final_report(model, data, model_dir, accelerator)
     results = {
         "plugin": plugin.name,
