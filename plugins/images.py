@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
+from PIL.Image import DecompressionBombError
 
 from .errors import UnusableInputError
 
@@ -36,6 +37,8 @@ def to_grayscale(image) -> np.ndarray:
                 _check_size(opened.size)
                 opened.load()
                 image = opened.copy()
+        except DecompressionBombError as error:
+            raise UnusableInputError("The image has far too many pixels to be a drawing of a digit.") from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise UnusableInputError("The file is not an image this demo can read (try PNG or JPEG).") from error
     if isinstance(image, Image.Image):
@@ -72,10 +75,11 @@ def _scale_to_unit(array: np.ndarray) -> np.ndarray:
     if np.issubdtype(array.dtype, np.integer):
         top = 65535.0 if array.dtype.itemsize >= 2 and array.max(initial=0) > 255 else 255.0
         return array.astype(np.float32) / top
-    array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise UnusableInputError("The image contains values that are not numbers (NaN or infinity).")
-    return array / 255.0 if array.max(initial=0.0) > 1.0 else array
+    array = array.astype(np.float64)
+    array = array / 255.0 if array.max(initial=0.0) > 1.0 else array
+    return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
 def _pil_to_gray(image: Image.Image) -> np.ndarray:
@@ -95,6 +99,8 @@ def image_from_bytes(data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         _check_size(image.size)
         image.load()
+    except DecompressionBombError as error:
+        raise UnusableInputError("The image has far too many pixels.") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise UnusableInputError("The data is not an image this demo can read (try PNG or JPEG).") from error
     return image

@@ -1,0 +1,117 @@
+"""Preparing drawings and photos like MNIST, and refusing what cannot be a digit."""
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from PIL import Image
+
+from plugins.errors import UnusableInputError
+from plugins.images import to_grayscale
+from plugins.mnist_cnn.preprocess import mnist_like
+
+
+def drawing(size=280, dark_on_light=True, box=(60, 40, 120, 240)) -> np.ndarray:
+    """A thick vertical bar on paper, as a canvas drawing of a "1"."""
+    paper, ink = (255, 0) if dark_on_light else (0, 255)
+    canvas = np.full((size, size), paper, dtype=np.uint8)
+    left, top, width, height = box
+    canvas[top:top + height, left:left + width // 3] = ink
+    return canvas
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, columns = np.indices(image.shape)
+    return (rows * image).sum() / image.sum(), (columns * image).sum() / image.sum()
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False])
+def test_output_is_white_on_black_fitted_in_20_and_centred(dark_on_light):
+    digit = mnist_like(drawing(dark_on_light=dark_on_light))
+    assert digit.shape == (28, 28) and digit.dtype == np.float32
+    assert digit.max() == pytest.approx(1.0) and digit.min() == 0.0
+    assert digit[0].sum() == 0 and digit[:, 0].sum() == 0, "background is black"
+    rows, columns = np.nonzero(digit > 0.05)
+    assert rows.max() - rows.min() + 1 <= 21, "the longer side is fitted into 20 pixels"
+    assert np.allclose(centre_of_mass(digit), (13.5, 13.5), atol=0.75)
+
+
+def test_rgba_canvas_with_transparent_background():
+    rgba = np.zeros((280, 280, 4), dtype=np.uint8)  # transparent everywhere: what a Sketchpad starts as
+    rgba[40:240, 100:140] = [0, 0, 0, 255]  # opaque black stroke
+    digit = mnist_like({"composite": rgba, "background": None, "layers": []})
+    assert digit.max() == pytest.approx(1.0) and digit[0].sum() == 0
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "CMYK", "P", "I;16", "LA", "1"])
+def test_every_common_image_mode_is_accepted(mode):
+    image = Image.fromarray(drawing()).convert(mode) if mode != "I;16" else Image.fromarray(
+        (drawing().astype(np.uint16) * 257), mode="I;16")
+    digit = mnist_like(image)
+    assert digit.max() == pytest.approx(1.0) and np.allclose(centre_of_mass(digit), (13.5, 13.5), atol=0.75)
+
+
+def test_uploaded_files_png_jpeg_and_sixteen_bit(tmp_path):
+    for name, image in (("d.png", Image.fromarray(drawing())), ("d.jpg", Image.fromarray(drawing()).convert("RGB")),
+                        ("d16.png", Image.fromarray(drawing().astype(np.uint16) * 257, mode="I;16"))):
+        image.save(tmp_path / name)
+        assert mnist_like(str(tmp_path / name)).max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("blank", [np.zeros((100, 100)), np.full((100, 100), 255), np.full((50, 60, 3), 128)])
+def test_blank_or_single_colour_pictures_are_refused(blank):
+    with pytest.raises(UnusableInputError, match="blank"):
+        mnist_like(blank.astype(np.uint8))
+
+
+def test_not_an_image_and_wrong_sizes_are_refused(tmp_path):
+    fake = tmp_path / "digit.png"
+    fake.write_bytes(b"%PDF-1.4 not an image at all")
+    with pytest.raises(UnusableInputError, match="not an image"):
+        mnist_like(str(fake))
+    with pytest.raises(UnusableInputError, match="at least 8x8"):
+        mnist_like(np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(UnusableInputError, match="limit"):
+        mnist_like(np.zeros((5000, 10), dtype=np.uint8))
+    with pytest.raises(UnusableInputError, match="No image"):
+        mnist_like(None)
+    with pytest.raises(UnusableInputError, match="No image"):
+        mnist_like({"composite": None})
+    with pytest.raises(UnusableInputError, match="shape"):
+        mnist_like(np.zeros((10, 10, 10, 3)))
+    with pytest.raises(UnusableInputError, match="NaN"):
+        mnist_like(np.full((10, 10), np.nan))
+
+
+def test_huge_pixel_count_png_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20_000, 20_000)).save(path)  # small file, 400 megapixels once decoded
+    with pytest.raises(UnusableInputError):
+        mnist_like(str(path))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(arrays(dtype=st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.bool_]),
+              shape=st.tuples(st.integers(1, 64), st.integers(1, 64)) | st.tuples(
+                  st.integers(1, 40), st.integers(1, 40), st.sampled_from([1, 2, 3, 4]))))
+def test_any_array_gives_a_digit_or_a_clear_refusal(array):
+    try:
+        digit = mnist_like(array)
+    except UnusableInputError as error:
+        assert str(error)
+        return
+    assert digit.shape == (28, 28) and np.isfinite(digit).all()
+    assert 0.0 <= digit.min() and digit.max() <= 1.0 + 1e-6
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_decode_to_a_picture_or_a_clear_refusal(data):
+    from plugins.images import image_from_bytes
+    try:
+        to_grayscale(image_from_bytes(data))
+    except UnusableInputError as error:
+        assert str(error)
