@@ -25,6 +25,18 @@ INTRO = (
 )
 
 
+# Gradio 6 sketchpads start with no tool selected ("select the draw tool to start"); a stranger
+# expects to draw at once, so the page selects the brush of every sketchpad as it appears.
+SELECT_BRUSHES_JS = """
+() => {
+  const select = () => document.querySelectorAll('button[aria-label="Brush"]:not([data-brush-selected])')
+    .forEach((button) => { button.dataset.brushSelected = "1"; button.click(); });
+  select();
+  new MutationObserver(select).observe(document.body, {childList: true, subtree: true});
+}
+"""
+
+
 def _unavailable(title: str, reason: str) -> None:
     gr.Markdown(f"### {title} is unavailable\n\n```\n{reason}\n```")
 
@@ -61,4 +73,4 @@ def build_app(names: list[str] | None = None, title: str = "Deep Structured Lear
 
 def launch(app: gr.Blocks) -> None:
     """Serve on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (Gradio's own variables; 127.0.0.1:7860 by default)."""
-    app.launch(max_file_size=MAX_UPLOAD, show_error=False)
+    app.launch(max_file_size=MAX_UPLOAD, show_error=False, js=SELECT_BRUSHES_JS)

@@ -37,6 +37,8 @@ def to_grayscale(image) -> np.ndarray:
                 _check_size(opened.size)
                 opened.load()
                 image = opened.copy()
+        except UnusableInputError:
+            raise
         except DecompressionBombError as error:
             raise UnusableInputError("The image has far too many pixels to be a drawing of a digit.") from error
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
@@ -99,6 +101,8 @@ def image_from_bytes(data: bytes) -> Image.Image:
         image = Image.open(io.BytesIO(data))
         _check_size(image.size)
         image.load()
+    except UnusableInputError:
+        raise
     except DecompressionBombError as error:
         raise UnusableInputError("The image has far too many pixels.") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:

@@ -46,22 +46,21 @@ def resolve_weights(folder_name: str) -> tuple[Path, str]:
     """(folder holding config.json + model.safetensors, a sentence saying where it came from)."""
     repo_id = repo_id_for(folder_name)
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes")
-    hub_note = ""
     try:
         from huggingface_hub import snapshot_download
 
         folder = Path(snapshot_download(repo_id, local_files_only=offline, etag_timeout=5,
                                         allow_patterns=["*.json", "*.safetensors", "*.md", "*.png", "*.mid", "*.wav"]))
         if (folder / "config.json").is_file():
-            where = "the local Hugging Face cache" if offline else "the Hugging Face Hub"
-            return folder, f"{repo_id} from {where}"
-    except Exception as error:  # offline, unreachable, missing repo: fall back to the shipped copy
-        hub_note = f" ({repo_id} not available: {type(error).__name__})"
+            return folder, f"{repo_id} from {'the local Hugging Face cache' if offline else 'the Hugging Face Hub'}"
+    except Exception:  # offline, unreachable, missing repo: fall back to the shipped copy
+        pass
+    why = "offline and not in the Hugging Face cache" if offline else "not reachable on the Hub"
     shipped = PRETRAINED_ROOT / folder_name
     if (shipped / "config.json").is_file():
-        return shipped, f"the copy shipped in pretrained/{folder_name}{hub_note}"
-    raise FileNotFoundError(f"no weights for {folder_name}: not on the Hub or in the cache{hub_note}, "
-                            f"and {shipped} does not exist (train it with train.py)")
+        return shipped, f"pretrained/{folder_name}, shipped with the hub ({repo_id} is {why})"
+    raise FileNotFoundError(f"no weights for {folder_name}: {repo_id} is {why}, and {shipped} does not exist "
+                            "(train them with train.py)")
 
 
 def load_demo_models(plugin) -> tuple[dict[str, DemoModel], dict[str, str]]:

@@ -89,3 +89,29 @@ def hub(artifacts_dir):
     server = HubServer(REPO_ROOT / "spaces" / "hub" / "app.py", clean_env(), artifacts_dir / "hub-server.log")
     yield server
     server.stop()
+
+
+def digit_pictures(folder: Path, mnist: Path | None, count: int = 20) -> list[tuple[Path, str]]:
+    """PNG files of handwritten digits with their labels: real MNIST test digits when the data set is
+    here (drawn dark-on-light and enlarged, as a user's upload would be), else two drawn strokes."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    pictures = []
+    if mnist is not None and (mnist / "t10k-images-idx3-ubyte.gz").is_file():
+        from plugins.mnist_cnn.data import read_idx
+
+        images = read_idx(mnist / "t10k-images-idx3-ubyte.gz")
+        labels = read_idx(mnist / "t10k-labels-idx1-ubyte.gz")
+        for index in np.random.default_rng(1).choice(len(labels), count, replace=False):
+            path = folder / f"mnist-{index}.png"
+            Image.fromarray(255 - images[index]).resize((140, 140), Image.Resampling.BILINEAR).save(path)
+            pictures.append((path, str(labels[index])))
+        return pictures
+    for label, strokes in (("1", [(70, 20), (70, 120)]), ("7", [(35, 25), (105, 25), (60, 120)])):
+        image = Image.new("L", (140, 140), 255)
+        ImageDraw.Draw(image).line(strokes, fill=0, width=12, joint="curve")
+        path = folder / f"drawn-{label}.png"
+        image.save(path)
+        pictures.append((path, label))
+    return pictures

@@ -95,7 +95,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                 with gr.Tab("Draw"):
                     sketch = gr.Sketchpad(
                         label="Draw a digit", canvas_size=(280, 280), type="numpy", image_mode="RGBA",
-                        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"),
+                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
                         layers=False, elem_id="mnist-sketchpad",
                     )
                     draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-classify-drawing")

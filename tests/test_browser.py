@@ -1,0 +1,81 @@
+"""The hub in a real browser: Debian's Chromium driven by Playwright, mouse drawing included.
+
+Screenshots land in test-artifacts/ for a person to look at.
+"""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def page(hub):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1300, "height": 1100})
+        page.goto(hub.url)
+        page.wait_for_selector("button[role='tab']", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def open_tab(page, title: str) -> None:
+    page.get_by_role("tab", name=title).first.click()
+    page.wait_for_timeout(300)
+
+
+def test_every_tab_opens(page, artifacts_dir):
+    titles = [tab.inner_text().strip() for tab in page.query_selector_all("button[role='tab']")]
+    assert "Digits (MNIST CNN)" in titles
+    for index, title in enumerate(titles):
+        open_tab(page, title)
+        assert "Traceback" not in page.inner_text("body")
+        page.screenshot(path=str(artifacts_dir / f"browser-tab-{index}.png"), full_page=True)
+
+
+def draw(page, canvas_selector: str, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw polylines given in fractions of the canvas with real mouse moves."""
+    box = page.locator(canvas_selector).first.bounding_box()
+    for stroke in strokes:
+        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point, steps=12)
+        page.mouse.up()
+
+
+DIGITS = {
+    "7": [[(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]],
+    "1": [[(0.5, 0.15), (0.5, 0.85)]],
+    "0": [[(0.5, 0.15), (0.32, 0.3), (0.3, 0.6), (0.5, 0.85), (0.68, 0.6), (0.68, 0.3), (0.5, 0.15)]],
+}
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(), reason="no weights")
+@pytest.mark.parametrize("digit", DIGITS)
+def test_drawing_a_digit_with_the_mouse_gives_its_label(page, hub, artifacts_dir, digit):
+    page.goto(hub.url)  # a fresh page: no answer from an earlier drawing on screen
+    open_tab(page, "Digits (MNIST CNN)")
+    page.wait_for_selector("#mnist-sketchpad canvas")
+    page.wait_for_timeout(500)
+    draw(page, "#mnist-sketchpad canvas", DIGITS[digit])
+    page.click("#mnist-classify-drawing")
+    answer = page.locator("#mnist-prediction [data-testid='label-output-value']")
+    answer.wait_for(timeout=60_000)
+    page.wait_for_selector("#mnist-model-input img", timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / f"browser-drawn-{digit}.png"), full_page=True)
+    assert answer.inner_text().strip() == digit

@@ -1,0 +1,73 @@
+"""The hub over real HTTP, as `make demo` serves it: the digit classifier's API and its refusals."""
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from conftest import DATASETS, REPO_ROOT, digit_pictures
+
+pytestmark = pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(),
+                                reason="no shipped mnist-cnn weights")
+
+
+@pytest.fixture(scope="module")
+def client(hub):
+    return Client(hub.url, verbose=False)
+
+
+def test_classifies_handwritten_digits(client, tmp_path):
+    pictures = digit_pictures(tmp_path, DATASETS / "mnist")
+    answers = [client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify") for path, _ in pictures]
+    correct = sum(answer["label"] == label for answer, (_, label) in zip(answers, pictures))
+    assert correct >= len(pictures) - 1, [(a["label"], label) for a, (_, label) in zip(answers, pictures)]
+    confidences = answers[0]["confidences"]
+    assert len(confidences) == 3 and confidences[0]["confidence"] >= confidences[1]["confidence"]
+
+
+def test_explain_returns_the_model_input_and_feature_maps(client, tmp_path):
+    (path, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+    prediction, model_input, feature_maps = client.predict(handle_file(str(path)), "best (ours)",
+                                                           api_name="/mnist_cnn_explain")
+    assert prediction["label"] == label
+    assert Image.open(model_input).size == (224, 224)  # the 28x28 input, enlarged 8 times
+    assert Image.open(feature_maps).size[0] > 200
+
+
+def test_lecture_model_is_offered_too(client, tmp_path):
+    if not (REPO_ROOT / "pretrained" / "mnist-cnn-lecture-01a").is_dir():
+        pytest.skip("lecture-01a weights not shipped")
+    (path, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+    assert client.predict(handle_file(str(path)), "lecture-01a", api_name="/mnist_cnn_classify")["label"] == label
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.write_bytes(b"%PDF-1.7\n1 0 obj << >> endobj"), "not an image"),
+    (lambda p: Image.new("L", (200, 200), 255).save(p), "blank"),
+    (lambda p: Image.new("RGB", (60, 40), (200, 30, 30)).save(p), "blank"),
+    (lambda p: Image.new("L", (5, 5), 0).save(p), "at least 8x8"),
+    (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)), "not an image"),
+])
+def test_unusable_uploads_get_a_clear_message_and_the_server_keeps_serving(client, tmp_path, make, message):
+    path = tmp_path / "upload.png"
+    make(path)
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify")
+    (good, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+    assert client.predict(handle_file(str(good)), api_name="/mnist_cnn_classify")["label"] == label
+
+
+def test_unknown_model_choice_is_refused(client, tmp_path):
+    (path, _), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+    with pytest.raises(AppError, match="Unknown model|not in the list of choices|choices"):
+        client.predict(handle_file(str(path)), "a model that does not exist", api_name="/mnist_cnn_classify")
+
+
+def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
+    path = tmp_path / "huge.png"
+    noise = np.random.default_rng(0).integers(0, 256, (2400, 2400, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path)  # about 17 MB of incompressible pixels
+    assert path.stat().st_size > 10 * 2**20
+    with pytest.raises(Exception, match="(?i)file size|too large|exceed"):
+        client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify")
