@@ -47,8 +47,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a child process: offline, quiet, no stray plugin variables."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("DSL_HUB_", "GRADIO_", "PYTHONPATH"))}
-    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1",
-               TOKENIZERS_PARALLELISM="false", **extra)
+    env.update({"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+                "TOKENIZERS_PARALLELISM": "false", **extra})
     return env
 
 

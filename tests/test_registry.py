@@ -176,3 +176,13 @@ def test_external_plugin_trains_and_is_served_by_the_hub_beside_a_broken_one(sit
             assert "/mnist_cnn_classify" in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     finally:
         server.stop()
+
+
+def test_environment_variable_hook_imports_an_unpackaged_plugin(tmp_path):
+    (tmp_path / "loose_plugin.py").write_text(EXTERNAL_PLUGIN.replace('"toy-sign"', '"toy-loose"'))
+    result = subprocess.run([sys.executable, "train.py", "--list"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            env=clean_env(PYTHONPATH=str(tmp_path), DSL_HUB_PLUGINS="loose_plugin, missing_module"),
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "toy-loose: Toy sign classifier" in result.stdout
+    assert "missing_module (from $DSL_HUB_PLUGINS): UNAVAILABLE" in result.stdout

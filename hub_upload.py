@@ -1,0 +1,272 @@
+"""Publish a plugin's trained model (and its Space) to the Hugging Face Hub.
+
+    python hub_upload.py mnist-cnn --repo-id ORG/mnist-cnn --dry-run out/      # build, touch no network
+    python hub_upload.py mnist-cnn --repo-id ORG/mnist-cnn                     # publish the model
+    python hub_upload.py mnist-cnn --repo-id ORG/mnist-cnn --space             # ... and its Space
+    python hub_upload.py all --owner ORG [--space]                             # every shipped model
+
+The folder that goes to the Hub is built first, exactly: config.json,
+model.safetensors, the model's code files (so `trust_remote_code` works), any
+vocabulary file, the sample media and a model card regenerated from the run's
+saved `results.json` with the real repo id in its usage snippet. It is then
+pushed as ONE commit (`create_repo(exist_ok=True)` + `upload_folder`), so a
+failure leaves no half-uploaded repo. The token comes from HF_TOKEN or the
+user's `hf auth login`, and is never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from plugins.cards import DEFAULT_HUB_OWNER, render_model_card  # noqa: E402
+from plugins.registry import UnknownPluginError, get_plugin, plugin_names  # noqa: E402
+
+PRETRAINED = ROOT / "pretrained"
+WEIGHT_SUFFIXES = {".safetensors"}
+FORBIDDEN_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt", ".pickle"}  # pickles never leave this machine
+
+
+class PublishError(Exception):
+    """A problem the user can fix; the message says how. Never contains the token."""
+
+
+@dataclass
+class Commit:
+    repo_id: str
+    repo_type: str  # "model" or "space"
+    folder: Path
+    private: bool
+    revision: str | None
+    message: str
+    files: list[dict] = field(default_factory=list)
+
+    def plan(self) -> dict:
+        record = asdict(self)
+        record["folder"] = str(self.folder)
+        return record
+
+
+# ------------------------------------------------------------------ building
+def check_weights_folder(folder: Path) -> dict:
+    """The folder must be a `save_pretrained` folder from train.py; returns its config."""
+    if not folder.is_dir():
+        raise PublishError(f"weights folder {folder} does not exist (train it with train.py, or pass --weights)")
+    missing = [name for name in ("config.json", "model.safetensors") if not (folder / name).is_file()]
+    if missing:
+        raise PublishError(f"{folder} is not a save_pretrained folder: {', '.join(missing)} missing")
+    pickles = [path.name for path in folder.iterdir() if path.suffix in FORBIDDEN_SUFFIXES]
+    if pickles:
+        raise PublishError(f"{folder} holds pickled files ({', '.join(pickles)}); only safetensors are published")
+    config = json.loads((folder / "config.json").read_text())
+    code_files = {entry.split(".")[0] + ".py" for entry in config.get("auto_map", {}).values()}
+    if not code_files:
+        raise PublishError(f"{folder}/config.json has no auto_map: the model's code would not travel with it")
+    absent = [name for name in sorted(code_files) if not (folder / name).is_file()]
+    if absent:
+        raise PublishError(f"{folder} lacks the model code files {', '.join(absent)}")
+    if not (folder / "results.json").is_file():
+        raise PublishError(f"{folder} has no results.json: the card is generated from the run's saved results")
+    return config
+
+
+def file_manifest(folder: Path) -> list[dict]:
+    return [{"path": str(path.relative_to(folder)), "bytes": path.stat().st_size,
+             "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            for path in sorted(folder.rglob("*")) if path.is_file()]
+
+
+def build_model_folder(plugin, weights: Path, repo_id: str, destination: Path) -> Path:
+    """Copy a weights folder into `destination` with a card regenerated for `repo_id`."""
+    check_weights_folder(weights)
+    results = json.loads((weights / "results.json").read_text())
+    if results.get("plugin") != plugin.name:
+        raise PublishError(f"{weights} was trained by plugin {results.get('plugin')!r}, not {plugin.name!r}")
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    for path in sorted(weights.iterdir()):
+        if path.is_file() and path.name != "README.md" and not path.name.startswith("."):
+            shutil.copy2(path, destination / path.name)
+    (destination / "README.md").write_text(render_model_card(plugin, results, repo_id))
+    return destination
+
+
+def read_requirement(name: str) -> str:
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name:
+            return line.strip()
+    raise PublishError(f"requirements.txt does not pin {name}")  # pragma: no cover - a broken checkout
+
+
+def build_space_folder(names: list[str], model_repos: dict[str, str], space_id: str, destination: Path) -> Path:
+    """A self-contained Space: the app, the code it imports, the shipped weights as a fallback; no tests, no data."""
+    source = ROOT / "spaces" / (names[0] if len(names) == 1 else "hub")
+    if not (source / "app.py").is_file():
+        raise PublishError(f"{source}/app.py does not exist")
+    if destination.exists():
+        shutil.rmtree(destination)
+    destination.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in ("plugins", "models"):
+        shutil.copytree(ROOT / package, destination / package, ignore=ignore)
+    for folder_name in model_repos:
+        shutil.copytree(PRETRAINED / folder_name, destination / "pretrained" / folder_name, ignore=ignore)
+    # The app finds each model by Hub repo id first: bake the ids this publication used.
+    defaults = "# Written by hub_upload.py: the Hub repos this Space's models come from.\n" + "".join(f'os.environ.setdefault("DSL_HUB_REPO_{name.upper().replace("-", "_")}", "{repo}")\n'
+                       for name, repo in model_repos.items())
+    (destination / "app.py").write_text("import os\n\n" + defaults + "\n" + (source / "app.py").read_text())
+    card = (source / "README.md").read_text()
+    front, body = card.split("---", 2)[1:]
+    import yaml
+
+    metadata = yaml.safe_load(front)
+    metadata["sdk_version"] = read_requirement("gradio").split("==")[1]
+    metadata["models"] = sorted(model_repos.values())
+    (destination / "README.md").write_text("---\n" + yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True)
+                                           + "---" + body)
+    for extra in ("requirements.txt", "packages.txt"):
+        if (source / extra).is_file():
+            shutil.copy2(source / extra, destination / extra)
+    return destination
+
+
+# ---------------------------------------------------------------- publishing
+def find_token() -> str:
+    from huggingface_hub import get_token
+
+    token = os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise PublishError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with write access)")
+    return token
+
+
+def explain(error: Exception, token: str | None) -> PublishError:
+    """Turn a huggingface_hub / HTTP failure into a short message, with the token scrubbed out."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if isinstance(error, HfHubHTTPError) and error.response is not None:
+        status = error.response.status_code
+        message = {401: "the Hub rejected the token (expired or mistyped?): set a valid HF_TOKEN",
+                   403: "permission denied: the token cannot write to this namespace (check the org and the "
+                        "token's write scope)",
+                   404: "not found on the Hub (check the repo id and revision)"}.get(status, f"the Hub answered {status}")
+    elif names & {"TransportError", "ConnectionError", "NetworkError", "TimeoutException", "OSError"}:
+        message = f"the Hub at {endpoint} cannot be reached ({type(error).__name__}); check the network or HF_ENDPOINT"
+    else:
+        message = f"{type(error).__name__}: {error}"
+    if token:
+        message = message.replace(token, "***")
+    return PublishError(message)
+
+
+def push(commits: list[Commit]) -> None:
+    from huggingface_hub import HfApi
+
+    token = find_token()
+    api = HfApi(token=token)
+    try:
+        api.whoami()  # one quick request: fails fast on no network or a bad token, before any repo is touched
+        for commit in commits:
+            api.create_repo(commit.repo_id, repo_type=commit.repo_type, private=commit.private, exist_ok=True,
+                            space_sdk="gradio" if commit.repo_type == "space" else None)
+            if commit.revision:
+                api.create_branch(commit.repo_id, branch=commit.revision, repo_type=commit.repo_type, exist_ok=True)
+            info = api.upload_folder(repo_id=commit.repo_id, folder_path=commit.folder, repo_type=commit.repo_type,
+                                     revision=commit.revision, commit_message=commit.message)
+            print(f"Published {commit.repo_type} {commit.repo_id}: {getattr(info, 'commit_url', info)}")
+    except PublishError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every Hub failure becomes one readable line
+        raise explain(error, token) from None
+
+
+# ----------------------------------------------------------------------- CLI
+def plan_commits(args, workdir: Path) -> list[Commit]:
+    names = plugin_names() if args.plugin == "all" else [args.plugin]
+    plugins = {name: get_plugin(name) for name in names}
+    if args.plugin == "all":
+        if args.repo_id or args.weights:
+            raise PublishError("with 'all', give --owner ORG instead of --repo-id/--weights: each shipped model "
+                               "goes to ORG/<folder name>")
+        targets = [(plugin, PRETRAINED / folder, f"{args.owner}/{folder}")
+                   for plugin in plugins.values() for folder in (plugin.demo_weights or {plugin.name: plugin.name}).values()
+                   if (PRETRAINED / folder).is_dir()]
+    else:
+        if not args.repo_id:
+            raise PublishError("--repo-id ORG/NAME is required (or use 'all' with --owner)")
+        plugin = plugins[args.plugin]
+        targets = [(plugin, Path(args.weights) if args.weights else PRETRAINED / plugin.name, args.repo_id)]
+    commits = []
+    for plugin, weights, repo_id in targets:
+        if repo_id.count("/") != 1:
+            raise PublishError(f"repo id {repo_id!r} must look like ORG/NAME")
+        folder = build_model_folder(plugin, weights, repo_id, workdir / "models" / repo_id.split("/")[1])
+        commits.append(Commit(repo_id, "model", folder, args.private, args.revision,
+                              args.commit_message or f"Upload {plugin.name} ({weights.name}) from the hub's train.py",
+                              file_manifest(folder)))
+    if args.space:
+        owner = targets[0][2].split("/")[0]
+        # Every model the Space's tabs offer: the ones published now, the plugin's other shipped folders by default id.
+        model_repos = {folder: f"{owner}/{folder}" for plugin in plugins.values()
+                       for folder in (plugin.demo_weights or {plugin.name: plugin.name}).values()
+                       if (PRETRAINED / folder).is_dir()}
+        model_repos.update({weights.name: repo_id for _, weights, repo_id in targets})
+        space_id = args.space_id or (f"{targets[0][2].split('/')[0]}/"
+                                     f"{'deep-structured-learning-hub' if args.plugin == 'all' else args.plugin}")
+        folder = build_space_folder(names, model_repos, space_id, workdir / "spaces" / space_id.split("/")[1])
+        commits.append(Commit(space_id, "space", folder, args.private, args.revision,
+                              args.commit_message or "Upload the Gradio Space", file_manifest(folder)))
+    return commits
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("plugin", help="plugin name, or 'all'")
+    parser.add_argument("--repo-id", help="ORG/NAME of the model repo (one plugin)")
+    parser.add_argument("--owner", default=os.environ.get("DSL_HUB_OWNER", DEFAULT_HUB_OWNER),
+                        help="namespace for 'all' (default: %(default)s)")
+    parser.add_argument("--weights", help="save_pretrained folder to publish (default: pretrained/<plugin>)")
+    parser.add_argument("--private", action="store_true")
+    parser.add_argument("--revision", help="branch to commit to (created if missing)")
+    parser.add_argument("--commit-message")
+    parser.add_argument("--dry-run", metavar="OUT_DIR", help="write the folders and the commit plan here; no network")
+    parser.add_argument("--space", action="store_true", help="also publish the plugin's Gradio Space")
+    parser.add_argument("--space-id", help="ORG/NAME of the Space (default: <org of the model>/<plugin>)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.dry_run:
+            workdir = Path(args.dry_run)
+            commits = plan_commits(args, workdir)
+            (workdir / "commit-plan.json").write_text(json.dumps([commit.plan() for commit in commits], indent=2) + "\n")
+            for commit in commits:
+                print(f"[dry run] {commit.repo_type} {commit.repo_id}: {len(commit.files)} files in {commit.folder}")
+            print(f"[dry run] commit plan: {workdir / 'commit-plan.json'}; nothing was sent")
+            return 0
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="hub-upload-") as workdir:
+            push(plan_commits(args, Path(workdir)))
+        return 0
+    except (PublishError, UnknownPluginError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""Publishing, tested up to the network call: dry-run folders, Spaces that start alone, fast clear failures.
+
+No test sends anything off this machine: the Hub is replaced by a closed local
+port or by a small local HTTP server that answers like the Hub would refuse.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+from gradio_client import Client, handle_file
+
+from conftest import DATASETS, REPO_ROOT, HubServer, clean_env, digit_pictures, free_port
+from plugins.registry import get_plugin, plugin_names
+
+FAKE_TOKEN = "hf_FAKEfakeFAKEfake0123456789abcdefXYZ"
+SHIPPED = [(name, folder) for name in plugin_names()
+           for folder in (get_plugin(name).demo_weights or {name: name}).values()
+           if (REPO_ROOT / "pretrained" / folder / "config.json").is_file()]
+
+
+def hub_upload(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO_ROOT / "hub_upload.py"), *args], cwd=REPO_ROOT,
+                          env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(("plugin", "folder"), SHIPPED, ids=[folder for _, folder in SHIPPED])
+def test_dry_run_folder_is_complete_and_loads_in_a_fresh_process(plugin, folder, tmp_path):
+    result = hub_upload(plugin, "--repo-id", f"tester/{folder}", "--weights", str(REPO_ROOT / "pretrained" / folder),
+                        "--dry-run", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    built = tmp_path / "models" / folder
+    plan = json.loads((tmp_path / "commit-plan.json").read_text())
+    assert [commit["repo_id"] for commit in plan] == [f"tester/{folder}"]
+    assert {entry["path"] for entry in plan[0]["files"]} == {path.name for path in built.iterdir()}
+
+    card = (built / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["library_name"] == "transformers" and metadata["license"]
+    results = json.loads((built / "results.json").read_text())
+    carded = {m["name"]: m["value"] for e in metadata.get("model-index", []) for r in e["results"] for m in r["metrics"]}
+    assert carded == {m["name"]: m["value"] for m in results["test"].get("metrics", [])}
+    assert f'"tester/{folder}"' in card, "the usage snippet names the repo it is published to"
+
+    snippet = re.search(r"## Usage\s+```python\n(.*?)```", card, re.S).group(1).replace(f'"tester/{folder}"', f'"{built}"')
+    (tmp_path / "use.py").write_text(snippet)
+    run = subprocess.run([sys.executable, "-I", str(tmp_path / "use.py")], cwd=tmp_path, env=clean_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+
+def test_space_folder_copied_alone_starts_and_answers(tmp_path):
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space", "--dry-run", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    alone = tmp_path / "elsewhere" / "space"
+    shutil.copytree(tmp_path / "out" / "spaces" / "mnist-cnn", alone)
+    files = {path.name for path in alone.iterdir()}
+    assert {"app.py", "README.md", "requirements.txt", "plugins", "models", "pretrained"} <= files
+    assert "tests" not in files and not list(alone.rglob("*.idx*")), "no tests or training data in a Space"
+    metadata = yaml.safe_load((alone / "README.md").read_text().split("---")[1])
+    assert metadata["sdk"] == "gradio" and metadata["app_file"] == "app.py"
+    assert "tester/mnist-cnn" in metadata["models"]
+    pinned = {line.split("==")[0]: line for line in (REPO_ROOT / "requirements.txt").read_text().splitlines() if "==" in line}
+    assert metadata["sdk_version"] == pinned["gradio"].split("==")[1]
+
+    server = HubServer(alone / "app.py", clean_env(), tmp_path / "space.log")  # offline: falls back to its own copy
+    try:
+        client = Client(server.url, verbose=False)
+        (picture, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+        assert client.predict(handle_file(str(picture)), api_name="/mnist_cnn_classify")["label"] == label
+    finally:
+        server.stop()
+    assert "tester/mnist-cnn" in (alone / "app.py").read_text()
+
+
+@pytest.mark.parametrize("space", sorted(path.name for path in (REPO_ROOT / "spaces").iterdir() if path.is_dir()))
+def test_space_sources_are_consistent(space):
+    folder = REPO_ROOT / "spaces" / space
+    metadata = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
+    for key in ("title", "emoji", "colorFrom", "colorTo", "sdk", "sdk_version", "app_file", "pinned", "license", "models"):
+        assert key in metadata, f"spaces/{space}/README.md lacks {key}"
+    pinned = {line.split("==")[0].lower(): line for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+              if "==" in line}
+    assert metadata["sdk_version"] == pinned["gradio"].split("==")[1]
+    for line in (folder / "requirements.txt").read_text().splitlines():
+        assert pinned[line.split("==")[0].lower()] == line, f"spaces/{space}/requirements.txt drifts: {line}"
+
+
+def test_every_plugin_has_a_space():
+    for name in plugin_names():
+        assert (REPO_ROOT / "spaces" / name / "app.py").is_file(), f"spaces/{name}/app.py is missing"
+
+
+def test_no_token_fails_fast_with_a_clear_message(tmp_path):
+    started = time.monotonic()
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn",
+                        env=clean_env(HF_HOME=str(tmp_path), HF_TOKEN=""))
+    assert time.monotonic() - started < 60
+    assert result.returncode == 2 and "no Hugging Face token" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unreachable_hub_fails_fast_and_never_shows_the_token(tmp_path):
+    closed = free_port()
+    started = time.monotonic()
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space",
+                        env=clean_env(HF_HOME=str(tmp_path), HF_TOKEN=FAKE_TOKEN, HF_HUB_OFFLINE="0",
+                                      HF_ENDPOINT=f"http://127.0.0.1:{closed}"))
+    assert time.monotonic() - started < 60, "fails fast, not after minutes of retries"
+    assert result.returncode == 2 and "cannot be reached" in result.stderr
+    assert FAKE_TOKEN not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+class RefusingHub(BaseHTTPRequestHandler):
+    """Knows the token's owner, refuses to create repos: what a read-only token meets."""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path.startswith("/api/whoami"):
+            self._answer(200, {"type": "user", "name": "tester", "orgs": [], "auth": {}})
+        else:
+            self._answer(404, {"error": "not found"})
+
+    def do_POST(self):  # noqa: N802
+        self._answer(403, {"error": "You don't have the rights to create a model under this namespace"})
+
+    def _answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_permission_denied_is_explained_and_the_token_stays_secret(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = hub_upload("mnist-cnn", "--repo-id", "someone-else/mnist-cnn",
+                            env=clean_env(HF_HOME=str(tmp_path), HF_TOKEN=FAKE_TOKEN, HF_HUB_OFFLINE="0",
+                                          HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}"))
+    finally:
+        server.shutdown()
+    assert result.returncode == 2 and "permission denied" in result.stderr, result.stderr
+    assert FAKE_TOKEN not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["no-such-plugin", "--repo-id", "a/b", "--dry-run", "OUT"], "mnist-cnn"),
+    (["mnist-cnn", "--repo-id", "a/b", "--weights", "/nonexistent", "--dry-run", "OUT"], "does not exist"),
+    (["mnist-cnn", "--repo-id", "a/b", "--weights", "tests", "--dry-run", "OUT"], "not a save_pretrained folder"),
+    (["mnist-cnn", "--repo-id", "not-an-id", "--dry-run", "OUT"], "ORG/NAME"),
+    (["mnist-cnn", "--dry-run", "OUT"], "--repo-id"),
+    (["all", "--repo-id", "a/b", "--dry-run", "OUT"], "--owner"),
+])
+def test_bad_requests_get_short_errors(args, message, tmp_path, capsys):
+    import hub_upload as cli
+
+    assert cli.main([str(tmp_path) if arg == "OUT" else arg for arg in args]) == 2
+    assert message in capsys.readouterr().err
