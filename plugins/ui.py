@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import tempfile
+from pathlib import Path
 
 import gradio as gr
+from gradio import processing_utils
 from PIL import Image, UnidentifiedImageError
 
 from .errors import UnusableInputError
@@ -60,3 +64,55 @@ class CheckedImage(gr.Image):
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise gr.Error("The uploaded file is not an image this demo can read (try PNG or JPEG).",
                            print_exception=False) from error
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradio 6.31 writes cached copies of outputs (and of converted image inputs) in place, at a path
+# derived from their content: two requests producing the same picture or sound at the same moment
+# write the same file, and one of them can read or send it while it is empty. Seen under load as
+# "not an image" errors and truncated downloads. These replacements write a temporary file and
+# rename it into place, so a reader only ever sees a complete file.
+def _write_atomically(path: Path, write) -> str:
+    path = path.resolve()
+    if path.exists():
+        return str(path)
+    descriptor, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(descriptor)
+    try:
+        write(staging)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+def _save_pil_to_cache(img, cache_dir, name="image", format="webp"):
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    return _write_atomically(folder / f"{name}.{format}", lambda staging: Path(staging).write_bytes(data))
+
+
+def _save_bytes_to_cache(data, file_name, cache_dir):
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    if not Path(file_name).suffix:
+        file_name += processing_utils.detect_audio_format(data)
+    return _write_atomically(folder / Path(file_name).name, lambda staging: Path(staging).write_bytes(data))
+
+
+_gradio_save_audio_to_cache = processing_utils.save_audio_to_cache
+
+
+def _save_audio_to_cache(data, sample_rate, format, cache_dir):
+    with tempfile.TemporaryDirectory(dir=cache_dir) as private:
+        written = Path(_gradio_save_audio_to_cache(data, sample_rate, format, private))
+        target = Path(cache_dir) / written.parent.name / written.name
+        target.parent.mkdir(exist_ok=True, parents=True)
+        return _write_atomically(target, lambda staging: os.replace(written, staging))
+
+
+processing_utils.save_pil_to_cache = _save_pil_to_cache
+processing_utils.save_bytes_to_cache = _save_bytes_to_cache
+processing_utils.save_audio_to_cache = _save_audio_to_cache

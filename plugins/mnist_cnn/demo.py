@@ -100,7 +100,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                     )
                     draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-classify-drawing")
                 with gr.Tab("Upload"):
-                    upload = CheckedImage(label="Upload an image of a digit", type="filepath",
+                    upload = CheckedImage(label="Upload an image of a digit", type="filepath", image_mode=None,
                                           sources=["upload", "clipboard"], elem_id="mnist-upload")
                     upload_button = gr.Button("Classify image", variant="primary", elem_id="mnist-classify-upload")
         with gr.Column():
