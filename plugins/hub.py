@@ -43,7 +43,8 @@ def _unavailable(title: str, reason: str) -> None:
 
 def build_app(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> gr.Blocks:
     names = names if names is not None else plugin_names()
-    with gr.Blocks(title=title) as app:
+    # Uploads and outputs are cached on disk; files older than 30 minutes are removed every 10.
+    with gr.Blocks(title=title, delete_cache=(600, 1800)) as app:
         gr.Markdown(INTRO)
         with gr.Tabs():
             for name in names:
