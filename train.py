@@ -2,6 +2,7 @@
 
     python train.py --list
     python train.py mnist-cnn --preset best --data-dir ../shared/datasets/mnist
+    python train.py mnist-cnn --evaluate pretrained/mnist-cnn --data-dir ../shared/datasets/mnist
     accelerate launch --multi_gpu --num_processes 2 train.py mnist-cnn ...   # several GPUs
     torchrun --nproc_per_node 2 train.py mnist-cnn ...                       # several CPU processes
 
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from plugins.errors import DataError
-from plugins.engine import TrainingInterrupted, TrainOptions, train
+from plugins.cards import format_metric
+from plugins.engine import TrainingInterrupted, TrainOptions, evaluate_saved, train
 from plugins.registry import UnknownPluginError, get_plugin, plugin_names, unavailable_plugins
 
 
@@ -50,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output-dir")
     parser.add_argument("--checkpoint-every", type=int, help="optimizer steps between checkpoints")
+    parser.add_argument("--evaluate", metavar="MODEL_DIR",
+                        help="do not train: report the test figures of a saved model (e.g. pretrained/mnist-cnn)")
     parser.add_argument("--synthetic", type=int, metavar="N",
                         help="smoke test: train on N made-up examples instead of the real data")
     args = parser.parse_args(argv)
@@ -69,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_plugins())
         return 0
-    options = TrainOptions(**{key: value for key, value in vars(args).items() if key != "list"})
+    options = TrainOptions(**{key: value for key, value in vars(args).items() if key not in ("list", "evaluate")})
     try:
+        if args.evaluate:
+            report = evaluate_saved(options, Path(args.evaluate))
+            for metric in report.get("metrics", []):
+                print(f"{metric['name']}: {format_metric(metric)}")
+            return 0
         model_dir = train(options)
     except TrainingInterrupted as stop:
         print(stop, file=sys.stderr)

@@ -216,6 +216,31 @@ def make_accelerator(mixed_precision: str, grad_accum: int, seed: int) -> Accele
     return accelerator
 
 
+def load_run_data(plugin, preset, options: TrainOptions):
+    if options.synthetic:
+        return plugin.synthetic_data(preset, num_examples=options.synthetic, seed=options.seed)
+    return plugin.load_data(Path(options.data_dir) if options.data_dir else None, preset, options.seed)
+
+
+def evaluate_saved(options: TrainOptions, model_dir: Path) -> dict:
+    """Run the plugin's final report on a saved model (e.g. a shipped one) and return its figures.
+
+    Pictures the report draws go to `options.output_dir` (nothing is written when it is None).
+    """
+    import tempfile
+
+    plugin = get_plugin(options.plugin)
+    preset = plugin.preset(options.preset)
+    accelerator = make_accelerator(options.mixed_precision, 1, options.seed)
+    set_seed(options.seed)
+    data = load_run_data(plugin, preset, options)
+    model = accelerator.prepare(plugin.load_for_demo(Path(model_dir)))
+    with tempfile.TemporaryDirectory() as scratch:
+        report = plugin.final_report(accelerator.unwrap_model(model), data,
+                                     Path(options.output_dir or scratch), accelerator)
+    return report
+
+
 def train(options: TrainOptions) -> Path:
     """Train `options.plugin` and return the `save_pretrained` folder of the result."""
     plugin = get_plugin(options.plugin)
@@ -241,10 +266,7 @@ def train(options: TrainOptions) -> Path:
     log = MetricsLog(output_dir / "metrics.jsonl", accelerator)
 
     # ------------------------------------------------------------------ data
-    if options.synthetic:
-        data = plugin.synthetic_data(preset, num_examples=options.synthetic, seed=options.seed)
-    else:
-        data = plugin.load_data(Path(options.data_dir) if options.data_dir else None, preset, options.seed)
+    data = load_run_data(plugin, preset, options)
     train_loader = DataLoader(data.train, batch_size=recipe.batch_size, shuffle=True, drop_last=True,
                               collate_fn=plugin.collate)
     validation_loader = DataLoader(data.validation, batch_size=recipe.eval_batch_size, collate_fn=plugin.collate)

@@ -171,3 +171,12 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "model" / "results.json").read_text())["mixed_precision"] == "bf16"
+
+
+def test_evaluate_reports_a_saved_models_test_figures(uninterrupted):
+    result = subprocess.run([sys.executable, "train.py", "mnist-cnn", "--evaluate", str(uninterrupted / "model"),
+                             "--synthetic", "640", "--seed", "7"], cwd=REPO_ROOT, env=ENV, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = json.loads((uninterrupted / "model" / "results.json").read_text())["test"]["metrics"][0]
+    assert f"Test accuracy: {saved['value']:.2f} ± {saved['error']:.2f} %" in result.stdout
