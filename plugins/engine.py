@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from .base import TrainingParts
 from .cards import describe_hardware, write_model_card
+from .errors import DataError
 from .registry import get_plugin
 
 CHECKPOINT_PREFIX = "step-"
@@ -271,7 +272,7 @@ def train(options: TrainOptions) -> Path:
                               collate_fn=plugin.collate)
     validation_loader = DataLoader(data.validation, batch_size=recipe.eval_batch_size, collate_fn=plugin.collate)
     if len(train_loader) == 0:
-        raise ValueError(f"the training split has {len(data.train)} examples, fewer than one batch of {recipe.batch_size}")
+        raise DataError(f"the training split has {len(data.train)} examples, fewer than one batch of {recipe.batch_size}")
 
     # ---------------------------------------------------------------- models
     batches_per_epoch = len(train_loader) // accelerator.num_processes
