@@ -23,6 +23,7 @@ from .base import Plugin
 
 BUILTIN_PLUGIN_MODULES = (
     "plugins.mnist_cnn",
+    "plugins.lstm_composer",
 )
 ENTRY_POINT_GROUP = "dsl_hub.plugins"
 EXTRA_MODULES_VARIABLE = "DSL_HUB_PLUGINS"

@@ -1,0 +1,136 @@
+"""The composer tab: choose how adventurous the model should be, press Compose, listen.
+
+The callback is a thin wrapper over `composing.compose_piece`; it only writes
+the WAV and MIDI files Gradio serves (in a private temporary folder, swept of
+files older than ten minutes and removed when the process exits).
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import gradio as gr
+
+from models.lstm_composer.modeling_lstm_composer import STRATEGIES
+
+from ..errors import UnusableInputError
+from ..serving import DemoModel
+from ..ui import HEAVY, user_facing
+from .audio import GM_PROGRAMS, write_wav
+from .composing import MAX_LENGTH, PRIMER_SOURCES, compose_defaults, compose_piece, describe
+from .novelty import load_corpus
+
+KEEP_SECONDS = 600
+
+
+class OutputFolder:
+    """Where the files handed to Gradio are written; Gradio copies them into its own cache."""
+
+    def __init__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="dsl-hub-composer-"))
+        atexit.register(shutil.rmtree, self.path, True)
+
+    def new_paths(self, seed: int) -> tuple[Path, Path]:
+        cutoff = time.time() - KEEP_SECONDS
+        for old in self.path.iterdir():
+            if old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        stem = f"lstm-composer-seed{seed}-{uuid.uuid4().hex[:8]}"
+        return self.path / f"{stem}.wav", self.path / f"{stem}.mid"
+
+
+def instrument_name(program: int) -> str:
+    return next((name for name, number in GM_PROGRAMS.items() if number == program), "Acoustic Grand Piano")
+
+
+def build_tab(plugin, models: dict[str, DemoModel]) -> None:
+    choices = list(models)
+    corpora = {label: load_corpus(demo_model.folder) for label, demo_model in models.items()}
+    first = models[choices[0]].model
+    pieces = list(corpora[choices[0]].primers) if corpora[choices[0]] is not None else []
+    defaults = compose_defaults()
+    outputs = OutputFolder()
+
+    def model_notes(choice: str) -> str:
+        demo_model = models[choice]
+        headline = demo_model.headline()
+        codec = "rhythm kept (performance codec)" if demo_model.model.config.codec == "performance" else \
+            "the lecture's chord codec (rhythm dropped)"
+        return (f"**{choice}**: {headline or 'no measured figures in its folder'}; {codec}. "
+                f"Weights: {demo_model.source}.")
+
+    @user_facing
+    def compose(weights: str = choices[0], strategy: str = defaults["strategy"],
+                temperature: float = defaults["temperature"], top_k: int = defaults["top_k"],
+                top_p: float = defaults["top_p"], num_beams: int = defaults["num_beams"], length: int = 384,
+                seed: int = 0, primer_source: str = "random", corpus_piece: str | None = None, primer=None,
+                instrument: str = instrument_name(first.config.program), tempo: float = first.config.tempo_bpm,
+                progress=gr.Progress()):
+        """API: compose a piece; returns (WAV file, MIDI file, piano roll, notes on novelty and timing)."""
+        if weights not in models:
+            raise UnusableInputError(f"Unknown model {str(weights)[:60]!r}; choose one of: {', '.join(choices)}.")
+        piece = compose_piece(
+            models[weights].model, corpora[weights], strategy=strategy, temperature=temperature, top_k=top_k,
+            top_p=top_p, num_beams=num_beams, length=length, seed=seed, primer_source=primer_source,
+            corpus_piece=corpus_piece, primer=primer, instrument=instrument, tempo=tempo, progress=progress,
+        )
+        wav_path, midi_path = outputs.new_paths(int(seed))
+        write_wav(wav_path, piece.rendering)
+        midi_path.write_bytes(piece.midi)
+        return str(wav_path), str(midi_path), piece.roll, describe(piece, strategy)
+
+    def show_model(choice: str):
+        corpus = corpora.get(choice)
+        names = list(corpus.primers) if corpus is not None else []
+        return model_notes(choice), gr.update(choices=names, value=names[0] if names else None)
+
+    gr.Markdown(
+        "An LSTM composes music one token at a time, carrying its memory from step to step. Choose a **primer** "
+        "(a few random notes, the opening of a piece it never trained on, or your own MIDI file), how adventurous "
+        "it should be, and press **Compose**. *Greedy* always takes the likeliest next token (it tends to loop), "
+        "*sample* draws from the model's distribution (temperature, top-k, top-p), *adaptive* is the lecture's "
+        "temperature that rises when the music repeats itself, *beam* keeps the likeliest few continuations."
+    )
+    notes = gr.Markdown(model_notes(choices[0]))
+    with gr.Row():
+        with gr.Column():
+            weights = gr.Radio(choices, value=choices[0], label="Model")
+            strategy = gr.Radio(list(STRATEGIES), value=defaults["strategy"], label="Strategy")
+            with gr.Row():
+                temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature")
+                top_k = gr.Slider(0, 200, value=defaults["top_k"], step=1, label="Top-k (0 = off)")
+            with gr.Row():
+                top_p = gr.Slider(0.05, 1.0, value=defaults["top_p"], step=0.01, label="Top-p")
+                num_beams = gr.Slider(1, 16, value=defaults["num_beams"], step=1, label="Beams (beam search)")
+            with gr.Row():
+                length = gr.Slider(16, MAX_LENGTH, value=384, step=16, label="Length (new tokens)")
+                seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
+            primer_source = gr.Radio(list(PRIMER_SOURCES), value="random", label="Primer")
+            corpus_piece = gr.Dropdown(pieces, value=pieces[0] if pieces else None, label="Corpus piece (for 'corpus')")
+            primer = gr.File(label="Your MIDI primer (for 'upload', at most 5 MB)", file_types=[".mid", ".midi"],
+                             type="filepath", elem_id="composer-primer")
+            with gr.Row():
+                instrument = gr.Dropdown(list(GM_PROGRAMS), value=instrument_name(first.config.program),
+                                         label="Instrument")
+                tempo = gr.Slider(30, 300, value=first.config.tempo_bpm, step=1, label="Tempo (BPM)")
+            button = gr.Button("Compose", variant="primary", elem_id="composer-compose")
+        with gr.Column():
+            audio = gr.Audio(type="filepath", format="wav", label="Listen", elem_id="composer-audio")
+            midi_file = gr.File(label="MIDI file", elem_id="composer-midi")
+            roll = gr.Image(type="pil", label="Piano roll (primer blue-grey, new notes orange)",
+                            elem_id="composer-piano-roll")
+            info = gr.Markdown(elem_id="composer-info")
+
+    button.click(
+        compose,
+        [weights, strategy, temperature, top_k, top_p, num_beams, length, seed, primer_source, corpus_piece, primer,
+         instrument, tempo],
+        [audio, midi_file, roll, info],
+        api_name="lstm_composer_compose", **HEAVY,
+    )
+    weights.change(show_model, weights, [notes, corpus_piece], api_visibility="private")

@@ -1,0 +1,171 @@
+"""The LSTM composer model: teacher-forced loss, stateful generation, strategies, saving and loading."""
+
+import mido
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
+from models.lstm_composer.midi_codec import BOS, SPECIAL_TOKENS, LectureCodec, PerformanceCodec, midi_bytes
+from models.lstm_composer.modeling_lstm_composer import AdaptiveTemperatureLogitsWarper
+
+VOCABULARY = PerformanceCodec().vocabulary
+
+
+def tiny_model(seed: int = 0, **overrides) -> LstmComposerForCausalLM:
+    torch.manual_seed(seed)
+    options = dict(vocabulary=VOCABULARY, embedding_size=16, hidden_size=24, num_layers=2, dropout=0.3, window=32)
+    return LstmComposerForCausalLM(LstmComposerConfig(**{**options, **overrides})).eval()
+
+
+def random_ids(length: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(len(SPECIAL_TOKENS), len(VOCABULARY), (1, length), generator=generator)
+
+
+def test_loss_is_teacher_forced_on_every_position_and_skips_minus_100():
+    model = tiny_model()
+    ids = random_ids(20)
+    output = model(input_ids=ids, labels=ids)
+    manual = torch.nn.functional.cross_entropy(output.logits[0, :-1], ids[0, 1:])
+    assert output.loss.item() == pytest.approx(manual.item(), rel=1e-6)
+    labels = ids.clone()
+    labels[0, 10:] = -100
+    partial = torch.nn.functional.cross_entropy(output.logits[0, :9], ids[0, 1:10])
+    assert model(input_ids=ids, labels=labels).loss.item() == pytest.approx(partial.item(), rel=1e-6)
+
+
+def test_state_carry_in_forward_equals_one_long_forward():
+    model = tiny_model()
+    ids = random_ids(30)
+    whole = model(input_ids=ids).logits
+    first = model(input_ids=ids[:, :12])
+    second = model(input_ids=ids[:, 12:], state=first.state)
+    assert torch.allclose(torch.cat([first.logits, second.logits], 1), whole, atol=1e-5)
+
+
+def test_stateful_steps_give_the_logits_of_full_recomputation():
+    model = tiny_model(num_layers=3)
+    ids = random_ids(40, seed=1)
+    whole = model(input_ids=ids).logits[0]  # (40, vocab)
+    primed = model(input_ids=ids[:, :10])
+    state = primed.state
+    for position in range(10, 40):
+        logits, state = model.step(ids[:, position], state)
+        assert torch.allclose(logits[0], whole[position], atol=1e-5), position
+
+
+def test_greedy_generation_is_the_argmax_of_the_recomputed_sequence():
+    model = tiny_model()
+    primer = [BOS, *random_ids(5, seed=2)[0].tolist()]
+    generated = model.compose_ids(primer, 60, strategy="greedy")[0]
+    logits = model(input_ids=torch.tensor([primer + generated])).logits[0, len(primer) - 1:-1]
+    assert generated == (logits[:, len(SPECIAL_TOKENS):].argmax(-1) + len(SPECIAL_TOKENS)).tolist()
+
+
+def test_beam_search_is_at_least_as_likely_as_greedy_and_usually_more():
+    better = 0
+    for seed in range(6):
+        model = tiny_model(seed)
+        primer = [BOS, *random_ids(4, seed=seed)[0].tolist()]
+        greedy = model.compose_ids(primer, 24, strategy="greedy")[0]
+        beam, beam_score = model._beam_search(primer, 24, 8, None)
+        assert beam_score == pytest.approx(model.log_likelihood(primer, beam), abs=1e-3), "scores add up"
+        greedy_score = model.log_likelihood(primer, greedy)
+        assert beam_score >= greedy_score - 1e-4
+        better += beam_score > greedy_score + 1e-3
+        assert model.compose_ids(primer, 24, strategy="beam", num_beams=8)[0] == beam
+    assert better >= 3, "a wider beam finds likelier pieces than greedy decoding"
+
+
+def test_seeds_reproduce_pieces_and_special_tokens_are_never_generated():
+    model = tiny_model()
+    one = model.compose_ids(None, 200, strategy="sample", temperature=1.5, seed=7)[0]
+    assert one == model.compose_ids(None, 200, strategy="sample", temperature=1.5, seed=7)[0]
+    assert one != model.compose_ids(None, 200, strategy="sample", temperature=1.5, seed=8)[0]
+    assert min(one) >= len(SPECIAL_TOKENS) and len(one) == 200
+    batch = model.compose_ids(None, 50, strategy="adaptive", seed=3, num_sequences=3)
+    assert len(batch) == 3 and len({tuple(row) for row in batch}) == 3
+
+
+def test_top_k_1_and_tiny_top_p_sample_the_greedy_piece():
+    model = tiny_model()
+    greedy = model.compose_ids(None, 40, strategy="greedy")[0]
+    assert model.compose_ids(None, 40, strategy="sample", top_k=1, seed=5)[0] == greedy
+    assert model.compose_ids(None, 40, strategy="sample", top_p=1e-6, seed=5)[0] == greedy
+
+
+def test_adaptive_temperature_heats_on_repeats_and_cools_otherwise():
+    warper = AdaptiveTemperatureLogitsWarper(0.5)
+    scores = torch.ones(2, 4)
+    repeating = torch.tensor([[7, 8, 7, 8], [1, 2, 3, 4]])  # the first repeats its last 2 tokens
+    out = warper(repeating, scores)
+    assert warper.temperature.tolist() == pytest.approx([0.5 * 1.15, 0.5 * 0.95])
+    assert torch.allclose(out, scores / warper.temperature[:, None])
+    for _ in range(200):
+        warper(repeating, scores)
+    assert warper.temperature.tolist() == pytest.approx([5.0, 0.2]), "clamped to [0.2, 5]"
+    # n = 3 and n = 4 repeats count too
+    assert AdaptiveTemperatureLogitsWarper(1.0)(torch.tensor([[1, 2, 3, 1, 2, 3]]), torch.ones(1, 2)).mean() == \
+        pytest.approx(1 / 1.15)
+
+
+def test_bad_compose_arguments_are_refused():
+    model = tiny_model()
+    for kwargs in ({"strategy": "random"}, {"num_tokens": 0}, {"temperature": 0.0}, {"top_p": 0.0},
+                   {"top_k": -1}, {"num_beams": 0}, {"primer": []}, {"primer": [10_000]}):
+        with pytest.raises(ValueError):
+            model.compose_ids(**{"num_tokens": 5, **kwargs})
+
+
+def test_compose_gives_a_midi_file_and_continues_a_midi_primer():
+    model = tiny_model()
+    piece = model.compose(num_tokens=120, seed=1)
+    assert isinstance(piece, mido.MidiFile)
+    assert sum(message.type == "note_on" for message in piece.tracks[0]) > 0
+    primer = midi_bytes(PerformanceCodec().midi_from_tokens(["note_60", "dur_12", "shift_12", "note_64", "dur_12"]))
+    continued = model.compose(num_tokens=30, primer=primer, seed=1, tempo_bpm=72, program=40)
+    messages = list(continued.tracks[0])
+    assert next(m for m in messages if m.type == "program_change").program == 40
+    assert mido.tempo2bpm(next(m for m in messages if m.type == "set_tempo").tempo) == pytest.approx(72)
+    assert [m.note for m in messages if m.type == "note_on"][:2] == [60, 64], "the primer opens the piece"
+
+
+def test_lecture_codec_model_composes_chords():
+    chords = ["[60, 64, 67]", "[62]", "[65, 69]"]
+    model = tiny_model(codec="lecture", vocabulary=LectureCodec.build_vocabulary(chords), maxnotes=2)
+    primer = model.random_primer(torch.Generator().manual_seed(0))
+    assert primer[0] == BOS and all(3 <= index < 6 for index in primer[1:])
+    piece = model.compose(num_tokens=16, seed=0)
+    assert all(m.time in (0, 120) for m in piece.tracks[0] if m.type in ("note_on", "note_off"))
+
+
+@pytest.mark.parametrize("overrides", [{"codec": "abc"}, {"dropout": 1.0}, {"num_layers": 0},
+                                       {"vocabulary": ["a", "b", "c"]}, {"tempo_bpm": 5000.0}, {"program": 128}])
+def test_config_refuses_bad_values(overrides):
+    with pytest.raises(ValueError):
+        LstmComposerConfig(**{"vocabulary": VOCABULARY, **overrides})
+
+
+def test_a_performance_config_must_match_its_codec():
+    with pytest.raises(ValueError, match="vocabulary"):
+        LstmComposerForCausalLM(LstmComposerConfig(vocabulary=VOCABULARY, max_shift_steps=24))
+
+
+def test_save_pretrained_folder_loads_with_auto_classes_and_same_logits(tmp_path):
+    from accelerate import Accelerator
+
+    from plugins.base import TrainingParts
+    from plugins.registry import get_plugin
+
+    model = tiny_model()
+    get_plugin("lstm-composer").save_pretrained(TrainingParts({"model": model}, {}), tmp_path, Accelerator(cpu=True))
+    assert {"configuration_lstm_composer.py", "modeling_lstm_composer.py", "midi_codec.py"} <= \
+        {path.name for path in tmp_path.iterdir()}
+    ids = random_ids(16)
+    expected = model(input_ids=ids).logits
+    for auto in (AutoModel, AutoModelForCausalLM):
+        loaded = auto.from_pretrained(tmp_path, trust_remote_code=True).eval()
+        assert torch.allclose(loaded(input_ids=ids).logits, expected, atol=1e-6)
+        assert loaded.config.vocabulary == VOCABULARY
+    assert AutoConfig.from_pretrained(tmp_path, trust_remote_code=True).codec == "performance"
