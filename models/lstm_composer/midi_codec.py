@@ -162,7 +162,9 @@ def read_score(source, keep_drums: bool = False) -> Score:
             close(key, tick)
     tempos.sort()
     for _, tempo in tempos:
-        bpm = 60e6 / tempo if tempo > 0 else float("inf")
+        if tempo <= 0:
+            raise UnusableMidiError("The MIDI file sets a tempo of zero microseconds per beat, which cannot be played.")
+        bpm = 60e6 / tempo
         if not MIN_TEMPO_BPM <= bpm <= MAX_TEMPO_BPM:
             raise UnusableMidiError(f"The MIDI file sets a tempo of {bpm:.4g} BPM; tempos between "
                                     f"{MIN_TEMPO_BPM:g} and {MAX_TEMPO_BPM:g} BPM are accepted.")

@@ -205,30 +205,32 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             raise ValueError("the primer must be a non-empty list of ids of this model's vocabulary")
 
     def _step_parameters(self):
-        """What one step reads: layer 0's input projection of every token (vocab, 4 * hidden), precomputed, and
-        per layer (input weights transposed, recurrent weights transposed, both biases summed)."""
-        layers = [(weight_input.t(), weight_hidden.t(), bias_input + bias_hidden)
-                  for weight_input, weight_hidden, bias_input, bias_hidden in self.lstm.all_weights]
-        first_input, _, first_bias = layers[0]
-        return torch.addmm(first_bias, self.embedding.weight, first_input), layers
+        """The weights one step reads, laid out for it: layer 0's input gates precomputed for every token
+        (vocab, 4 * hidden) with its recurrent weights, and for each layer above, input and recurrent weights
+        stacked so that one matrix product gives its gates."""
+        (first_input, first_hidden, first_bias_input, first_bias_hidden), *upper = self.lstm.all_weights
+        token_gates = torch.addmm(first_bias_input + first_bias_hidden, self.embedding.weight, first_input.t())
+        stacked = [(torch.cat([weight_input, weight_hidden], dim=1).t().contiguous(), bias_input + bias_hidden)
+                   for weight_input, weight_hidden, bias_input, bias_hidden in upper]
+        return token_gates, first_hidden.t().contiguous(), stacked
 
     def _advance(self, token_ids, hidden, cell, parameters):
         """One LSTM step for one token per sequence; `hidden`, `cell`: per-layer lists of (batch, hidden_size).
 
-        The maths of nn.LSTM (gates i, f, g, o) written out: for a single step it is several times cheaper
-        than calling nn.LSTM, whose oneDNN kernel re-packs its weights on every call. A step at batch 1 is
-        bound by reading the weights from memory, hence the precomputed embedding projection of layer 0.
+        nn.LSTM's maths (gates i, f, g, o) written out: for a single step it is several times cheaper than
+        calling nn.LSTM, whose oneDNN kernel re-packs its weights on every call. At batch 1 a step is bound by
+        reading the weights from memory, hence the precomputed token gates and the few, large products.
         """
-        token_projections, layers = parameters
-        gates_from_input = token_projections[token_ids]  # (batch, 4 * hidden): embedding -> layer 0 input
+        token_gates, first_recurrent, upper = parameters
+        size = hidden[0].shape[1]
+        gates = torch.addmm(token_gates[token_ids], hidden[0], first_recurrent)  # layer 0: (batch, 4 * hidden)
         layer_input = None
-        for layer, (weight_input, weight_hidden, bias) in enumerate(layers):
+        for layer in range(len(hidden)):
             if layer:
-                gates_from_input = torch.addmm(bias, layer_input, weight_input)
-            gates = torch.addmm(gates_from_input, hidden[layer], weight_hidden)
+                weight, bias = upper[layer - 1]
+                gates = torch.addmm(bias, torch.cat([layer_input, hidden[layer]], dim=1), weight)
             input_gate, forget_gate, _, output_gate = gates.sigmoid().chunk(4, dim=1)
-            candidate = gates[:, 2 * self.config.hidden_size:3 * self.config.hidden_size].tanh()
-            cell[layer] = torch.addcmul(forget_gate * cell[layer], input_gate, candidate)
+            cell[layer] = torch.addcmul(forget_gate * cell[layer], input_gate, gates[:, 2 * size:3 * size].tanh())
             hidden[layer] = layer_input = output_gate * cell[layer].tanh()
         return self.head(layer_input).float()  # (batch, vocab); dropout is off when composing
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import wave
@@ -100,7 +101,7 @@ def render(notes: list[Note], steps_per_beat: int, tempo_bpm: float, program: in
                                   timeout if timeout is not None else render_timeout())
             return Rendering(SAMPLE_RATE, samples, f"FluidSynth ({soundfont.name}, {program_name})", cut_note)
         except subprocess.TimeoutExpired as error:
-            reason = f"FluidSynth did not finish within {error.timeout:g} s"
+            reason = f"FluidSynth did not finish within {error.timeout:g} s"  # the limit we set
         except (OSError, subprocess.CalledProcessError, wave.Error, ValueError) as error:
             reason = f"FluidSynth failed ({type(error).__name__})"
     samples = synthesize(notes_to_seconds(notes, steps_per_beat, tempo_bpm), program)
@@ -120,12 +121,20 @@ def _fluidsynth(program_path: str, soundfont: Path, notes, steps_per_beat, tempo
     with tempfile.TemporaryDirectory(prefix="dsl-hub-render-") as folder:
         midi_path, wav_path = Path(folder) / "piece.mid", Path(folder) / "piece.wav"
         midi.save(str(midi_path))
-        subprocess.run(
-            [program_path, "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-o", "synth.dynamic-sample-loading=1",
-             "-F", str(wav_path), "-T", "wav", str(soundfont), str(midi_path)],
-            check=True, timeout=timeout, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        return _normalised(_read_wav(wav_path))
+        command = [program_path, "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-o",
+                   "synth.dynamic-sample-loading=1", "-F", str(wav_path), "-T", "wav", str(soundfont), str(midi_path)]
+        # Its own process group, so that a renderer that hangs is stopped with everything it started.
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise subprocess.TimeoutExpired(command, timeout) from None
+        if process.returncode != 0:
+            raise subprocess.CalledProcessError(process.returncode, command)
+        return _normalised(_without_trailing_silence(_read_wav(wav_path)))
 
 
 def _read_wav(path: Path) -> np.ndarray:
@@ -136,6 +145,13 @@ def _read_wav(path: Path) -> np.ndarray:
         frames = np.frombuffer(handle.readframes(handle.getnframes()), dtype="<i2").astype(np.float32) / 32768
         channels = handle.getnchannels()
     return frames.reshape(-1, channels).mean(axis=1) if channels > 1 else frames
+
+
+def _without_trailing_silence(samples: np.ndarray, threshold: float = 1e-3, keep_seconds: float = 0.2) -> np.ndarray:
+    """Drop the near-silent tail FluidSynth renders after the last note has died away."""
+    loud = np.nonzero(np.abs(samples) > threshold * max(1e-9, float(np.abs(samples).max(initial=0.0))))[0]
+    end = (loud[-1] + int(keep_seconds * SAMPLE_RATE)) if len(loud) else 0
+    return samples[:end]
 
 
 def _normalised(samples: np.ndarray, peak: float = 0.89) -> np.ndarray:

@@ -36,7 +36,7 @@ PRESETS = {
         model=dict(codec="performance", steps_per_beat=12, max_shift_steps=48, max_duration_steps=96,
                    embedding_size=128, hidden_size=256, num_layers=3, dropout=0.2, window=256,
                    program=0, tempo_bpm=100.0),
-        training=TrainingRecipe(epochs=12, batch_size=16, learning_rate=3e-3, optimizer="adamw",
+        training=TrainingRecipe(epochs=8, batch_size=16, learning_rate=3e-3, optimizer="adamw",
                                 optimizer_options={"weight_decay": 0.01}, schedule="onecycle",
                                 schedule_options={"pct_start": 0.15}, max_grad_norm=1.0, eval_batch_size=128,
                                 checkpoint_every=200, log_every=20, options={"transpose": [-5, 6]}),

@@ -1,0 +1,309 @@
+"""The composer plugin around the model: corpus, training step, novelty, audio, the compose entry point, the demo API."""
+
+import math
+import os
+import stat
+import time
+
+import numpy as np
+import pytest
+import torch
+from accelerate import Accelerator
+
+from conftest import free_port
+from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
+from models.lstm_composer.midi_codec import (
+    BOS, EOS, PAD, Note, PerformanceCodec, SPECIAL_TOKENS, midi_bytes, notes_to_midi,
+)
+from plugins.base import TrainingParts
+from plugins.errors import DataError, UnusableInputError
+from plugins.lstm_composer import LstmComposerPlugin
+from plugins.lstm_composer.audio import piano_roll, render, synthesize
+from plugins.lstm_composer.composing import compose_piece, describe
+from plugins.lstm_composer.data import build_corpus, chunk_stream, synthetic_midi
+from plugins.lstm_composer.novelty import NoveltyIndex, load_corpus, piece_shape, save_corpus
+from plugins.registry import get_plugin
+
+CODEC = PerformanceCodec()
+TUNE = [Note(0, 60, 12), Note(12, 62, 6), Note(18, 64, 6), Note(24, 65, 24), Note(24, 53, 24)]
+
+
+def tune_bytes(notes=TUNE) -> bytes:
+    return midi_bytes(notes_to_midi(notes, 40, 480, 100.0, 0))
+
+
+def tiny_model(seed=0) -> LstmComposerForCausalLM:
+    torch.manual_seed(seed)
+    config = LstmComposerConfig(vocabulary=CODEC.vocabulary, embedding_size=16, hidden_size=24, num_layers=2)
+    return LstmComposerForCausalLM(config).eval()
+
+
+# ------------------------------------------------------------------ corpus
+def test_corpus_is_found_recursively_split_by_piece_and_reports_skipped_files(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    (tmp_path / "a" / "deeper").mkdir(parents=True)
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-linked"
+    elsewhere.mkdir()
+    for index in range(12):
+        folder = [tmp_path / "a", tmp_path / "a" / "deeper", elsewhere][index % 3]
+        synthetic_midi(rng).save(str(folder / f"tune{index}.{'MID' if index == 4 else 'mid'}"))
+    (tmp_path / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / "a" / "broken.midi").write_bytes(b"MThd\x00\x00")
+    (tmp_path / "a" / "empty.mid").write_bytes(b"")
+    (tmp_path / "a" / "notes.txt").write_text("not a MIDI file name")
+    corpus = build_corpus(tmp_path, {"codec": "performance"})
+    names = [piece.name for piece in corpus.train + corpus.validation]
+    assert len(names) == 12 and any(name.startswith("linked/") for name in names)
+    assert not {piece.name for piece in corpus.train} & {piece.name for piece in corpus.validation}
+    assert len(corpus.validation) == 1
+    assert sum(corpus.skipped.values()) == 2 and set(corpus.skipped) == {
+        "The MIDI file is empty", "The MIDI file is damaged or truncated and cannot be read"}
+    text = corpus.statistics(len(CODEC.vocabulary))
+    assert "11 training + 1 validation" in text and "skipped files: 2" in text and "empty.mid" in text
+    again = build_corpus(tmp_path, {"codec": "performance"})
+    assert [p.name for p in again.validation] == [p.name for p in corpus.validation], "the split is fixed"
+
+
+def test_corpus_errors_say_how_to_fix_them(tmp_path):
+    with pytest.raises(DataError, match="not a folder"):
+        build_corpus(tmp_path / "missing", {})
+    with pytest.raises(DataError, match="no .mid"):
+        build_corpus(tmp_path, {})
+    with pytest.raises(DataError, match="--data-dir"):
+        get_plugin("lstm-composer").load_data(None, get_plugin("lstm-composer").preset(), 0)
+
+
+def test_chunks_predict_every_token_once():
+    pieces = [[10, 11, 12], [20, 21, 22, 23, 24]]
+    chunks = chunk_stream(pieces, window=4)
+    stream = [BOS, 10, 11, 12, EOS, BOS, 20, 21, 22, 23, 24, EOS]
+    assert chunks.shape == (3, 5)
+    targets = [int(token) for chunk in chunks for token in chunk[1:] if token != PAD]
+    assert targets == stream[1:]
+    assert all(chunks[i + 1, 0] == chunks[i, -1] for i in range(len(chunks) - 1))
+
+
+def test_training_step_transposes_whole_chunks_with_the_global_rng():
+    plugin = get_plugin("lstm-composer")
+    preset = plugin.preset("best")
+    data = plugin.synthetic_data(preset, 8, 0)
+    model = LstmComposerForCausalLM(plugin.build_config(preset, data))
+    table = plugin._transposition_table(model, range(-5, 7), "cpu")
+    ids = data.train.fields["input_ids"][:4]
+    shifted = table[torch.tensor([[8]] * 4), ids]  # +3 semitones
+    tokens = [CODEC.vocabulary[i] for i in ids[0].tolist()]
+    moved = [CODEC.vocabulary[i] for i in shifted[0].tolist()]
+    for before, after in zip(tokens, moved):
+        if before.startswith("note_"):
+            assert int(after[5:]) == int(before[5:]) + 3
+        else:
+            assert after == before
+    parts = TrainingParts({"model": model}, {"model": torch.optim.SGD(model.parameters(), lr=0.1)})
+    torch.manual_seed(1)
+    first = plugin.training_step(parts, {"input_ids": ids}, Accelerator(cpu=True), preset.training)
+    assert math.isfinite(first["loss"].item()) and 0 <= first["accuracy"].item() <= 1
+
+
+# ------------------------------------------------------------------ novelty and shape
+def test_copy_rate_finds_quotations_in_any_key_and_nothing_in_new_material():
+    rng = np.random.default_rng(0)
+    # shift, note, duration, ... with pitches in the middle range (transposing by a few semitones stays in 0-127)
+    pieces = [[[3 + int(rng.integers(0, 48)), CODEC.note_ids[int(rng.integers(40, 90))], 179 + int(rng.integers(0, 96))]
+               [i % 3] for i in range(300)] for _ in range(5)]
+    index = NoveltyIndex.build(pieces, CODEC.transposition_table(range(-5, 7)))
+    quote = pieces[2][100:180]
+    assert index.copy_rate(quote, 8) == 1.0 and index.copy_rate(quote, 16) == 1.0
+    table = np.asarray(CODEC.transposition_table(range(-5, 7)))
+    assert index.copy_rate(table[7][quote].tolist(), 16) == 1.0, "transposed up 2 semitones: still a quotation"
+    fresh = [[3 + int(rng.integers(0, 48)), CODEC.note_ids[int(rng.integers(40, 90))], 179 + int(rng.integers(0, 96))]
+             [i % 3] for i in range(200)]
+    assert index.copy_rate(fresh, 8) == 0.0
+    half = quote[:40] + fresh[:40]
+    assert 0.3 < index.copy_rate(half, 8) < 0.6
+    assert index.copy_rate(quote[:5], 8) is None
+    strict = NoveltyIndex.build(pieces)
+    assert strict.copy_rate(table[7][quote].tolist(), 16) < 1.0
+
+
+def test_corpus_file_round_trips(tmp_path):
+    pieces = [[5, 6, 7, 8] * 10, [9, 10, 11] * 20]
+    save_corpus(tmp_path, pieces, [[30, 31, 32], [40]], ["folk/a.mid", "bach/b.mid"], CODEC.transposition_table(range(-1, 2)))
+    shipped = load_corpus(tmp_path)
+    assert shipped.primers == {"folk/a.mid": [30, 31, 32], "bach/b.mid": [40]}
+    assert shipped.index.copy_rate([5, 6, 7, 8] * 4, 8) == 1.0
+    assert load_corpus(tmp_path / "nothing") is None
+
+
+def test_piece_shape_sees_rhythm_and_loops():
+    looped = [Note(bar * 48 + beat * 12, 60 + beat, 12) for bar in range(8) for beat in range(4)]
+    shape = piece_shape(looped, 12)
+    assert shape.bars == 8 and shape.distinct_bar_share == 1 / 8 and shape.longest_loop_bars == 8
+    assert shape.distinct_durations == 1 and shape.main_duration_share == 1.0
+    varied = piece_shape(TUNE, 12)
+    assert varied.distinct_durations == 3 and varied.longest_loop_bars == 1
+
+
+# ------------------------------------------------------------------ audio
+def test_fluidsynth_renders_about_as_long_as_the_music():
+    rendering = render(TUNE, 12, 120.0, 0)
+    if rendering.engine == "built-in synthesiser":
+        pytest.skip(f"FluidSynth unavailable here: {rendering.note}")
+    assert rendering.note == "" and "FluidSynth" in rendering.engine
+    assert 1.9 <= rendering.seconds <= 6.0  # 4 beats at 120 BPM, plus the piano's release
+    assert np.abs(rendering.samples).max() > 10_000
+
+
+def test_missing_fluidsynth_or_soundfont_falls_back_with_a_clear_note(monkeypatch, tmp_path):
+    monkeypatch.setenv("DSL_HUB_FLUIDSYNTH", str(tmp_path / "no-such-fluidsynth"))
+    rendering = render(TUNE, 12, 120.0, 0)
+    assert rendering.engine == "built-in synthesiser" and "FluidSynth is not installed" in rendering.note
+    assert np.abs(rendering.samples).max() > 10_000 and 1.9 <= rendering.seconds <= 3.0
+    monkeypatch.delenv("DSL_HUB_FLUIDSYNTH")
+    monkeypatch.setenv("DSL_HUB_SOUNDFONT", str(tmp_path / "missing.sf2"))
+    if render(TUNE, 12, 120.0, 0).note.startswith("FluidSynth is not installed"):
+        pytest.skip("FluidSynth is not installed here")
+    assert "no General MIDI soundfont" in render(TUNE, 12, 120.0, 0).note
+
+
+def test_a_hanging_renderer_is_stopped_and_the_piece_still_plays(monkeypatch, tmp_path):
+    hanging = tmp_path / "fluidsynth"
+    hanging.write_text("#!/bin/sh\nsleep 60\n")
+    hanging.chmod(hanging.stat().st_mode | stat.S_IEXEC)
+    soundfont = tmp_path / "any.sf2"
+    soundfont.write_bytes(b"RIFF")
+    monkeypatch.setenv("DSL_HUB_FLUIDSYNTH", str(hanging))
+    monkeypatch.setenv("DSL_HUB_SOUNDFONT", str(soundfont))
+    started = time.monotonic()
+    rendering = render(TUNE, 12, 120.0, 0, timeout=1.0)
+    assert time.monotonic() - started < 10
+    assert rendering.engine == "built-in synthesiser" and "did not finish within 1 s" in rendering.note
+
+
+def test_built_in_synthesiser_places_notes_in_time():
+    samples = synthesize([(0.5, 0.25, 69)], sample_rate=8000)
+    loud = np.nonzero(np.abs(samples) > 1000)[0]
+    assert 0.49 <= loud[0] / 8000 <= 0.52 and loud[-1] / 8000 <= 0.86
+
+
+def test_piano_roll_marks_primer_and_new_notes():
+    image = np.asarray(piano_roll(TUNE, 12, primer_steps=12))
+    orange = np.all(image == (230, 120, 40), axis=-1).sum()
+    blue = np.all(image == (110, 130, 160), axis=-1).sum()
+    assert orange > blue > 0 and image.shape[1] <= 1601
+
+
+# ------------------------------------------------------------------ composing for people
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"strategy": "random"}, "Strategy"),
+    ({"temperature": float("nan")}, "Temperature must be a finite number"),
+    ({"temperature": "hot"}, "Temperature must be a number"),
+    ({"length": 10**9}, "Length must lie between"),
+    ({"length": 20.5}, "Length must be a whole number"),
+    ({"seed": -1}, "Seed"),
+    ({"top_p": 0.0}, "Top-p"),
+    ({"num_beams": 1000}, "Beams"),
+    ({"tempo": 1e9}, "Tempo"),
+    ({"instrument": "Theremin"}, "instrument"),
+    ({"primer_source": "../etc/passwd"}, "Primer source"),
+    ({"primer_source": "corpus"}, "ship no corpus"),
+    ({"primer_source": "upload"}, "Choose a MIDI file"),
+])
+def test_bad_settings_are_refused_with_a_message(settings, message):
+    with pytest.raises(UnusableInputError, match=message):
+        compose_piece(tiny_model(), None, **{"length": 16, **settings})
+
+
+def test_unusable_uploads_are_refused_with_a_message(tmp_path):
+    drums = midi_bytes(notes_to_midi([Note(0, 36, 12)], 40, 480, 100.0, 0)).replace(b"\x90", b"\x99").replace(
+        b"\x80", b"\x89")
+    cases = {
+        "empty.mid": (b"", "empty"),
+        "random.mid": (os.urandom(2000), "not a MIDI file"),
+        "truncated.mid": (tune_bytes()[:30], "damaged or truncated"),
+        "drums.mid": (drums, "only drum notes"),
+        "huge.mid": (tune_bytes() + b"\x00" * (6 * 2**20), "at most 5 MB"),
+    }
+    for name, (data, message) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(UnusableInputError, match=message):
+            compose_piece(tiny_model(), None, primer_source="upload", primer=str(path), length=16)
+    with pytest.raises(UnusableInputError, match="could not be found"):
+        compose_piece(tiny_model(), None, primer_source="upload", primer=str(tmp_path / "gone.mid"), length=16)
+
+
+def test_compose_piece_continues_an_upload_and_measures_it(tmp_path):
+    upload = tmp_path / "mine.mid"
+    upload.write_bytes(tune_bytes())
+    pieces = [CODEC.ids_from_midi(tune_bytes())[1:] * 3]
+    save_corpus(tmp_path, pieces, pieces, ["x.mid"], CODEC.transposition_table(range(-5, 7)))
+    piece = compose_piece(tiny_model(), load_corpus(tmp_path), primer_source="upload", primer=str(upload),
+                          length=64, seed=3, instrument="Violin", tempo=90)
+    assert piece.primer_ids == CODEC.ids_from_midi(tune_bytes()) and len(piece.new_ids) == 64
+    assert piece.midi.startswith(b"MThd") and piece.rendering.samples.size > 0
+    assert set(piece.copy_rates) == {8, 16} and 0.0 <= piece.copy_rates[8] <= 1.0
+    text = describe(piece, "sample")
+    assert "Copied from the training corpus" in text and "tokens/s" in text
+    again = compose_piece(tiny_model(), load_corpus(tmp_path), primer_source="corpus", length=32, seed=3)
+    assert again.primer_ids[0] == BOS and "x.mid" in again.primer_description
+
+
+# ------------------------------------------------------------------ the Gradio API
+@pytest.fixture(scope="module")
+def composer_app(tmp_path_factory):
+    import gradio as gr
+
+    from plugins.serving import DemoModel
+
+    folder = tmp_path_factory.mktemp("composer-weights")
+    model = tiny_model()
+    plugin = get_plugin("lstm-composer")
+    plugin.save_pretrained(TrainingParts({"model": model}, {}), folder, Accelerator(cpu=True))
+    opening = CODEC.ids_from_midi(tune_bytes())[1:]
+    save_corpus(folder, [opening * 4], [opening], ["folk/tune.mid"], CODEC.transposition_table(range(-5, 7)))
+    with gr.Blocks() as app:
+        plugin.build_demo({"tiny": DemoModel(plugin.load_for_demo(folder), folder, "a test folder")})
+    app.queue()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True)
+    yield app
+    app.close()
+
+
+def test_demo_api_takes_no_arguments_and_returns_a_wav_and_a_midi_file(composer_app):
+    from gradio_client import Client
+
+    client = Client(composer_app.local_url, verbose=False)
+    endpoint = client.view_api(return_format="dict")["named_endpoints"]["/lstm_composer_compose"]
+    names = [parameter["parameter_name"] for parameter in endpoint["parameters"]]
+    assert "primer" in names and all(parameter["parameter_has_default"] for parameter in endpoint["parameters"])
+    wav, midi, roll, info = client.predict(length=32, api_name="/lstm_composer_compose")
+    with open(wav, "rb") as handle:
+        assert handle.read(4) == b"RIFF"
+    with open(midi, "rb") as handle:
+        assert handle.read(4) == b"MThd"
+    assert "Copied from the training corpus" in info
+
+
+def test_demo_api_refuses_a_corrupted_primer_with_a_message_and_keeps_serving(composer_app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(composer_app.local_url, verbose=False)
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(tune_bytes()[:30])
+    with pytest.raises(Exception, match="damaged or truncated"):
+        client.predict(primer_source="upload", primer=handle_file(str(bad)), length=16,
+                       api_name="/lstm_composer_compose")
+    with pytest.raises(Exception, match="greater than maximum value 2048|Length must lie between"):
+        client.predict(length=10**9, api_name="/lstm_composer_compose")
+    wav, *_ = client.predict(length=16, primer_source="corpus", corpus_piece="folk/tune.mid",
+                             api_name="/lstm_composer_compose")
+    assert os.path.getsize(wav) > 44
+
+
+def test_plugin_card_states_provenance_and_the_snippet_is_three_lines():
+    plugin = LstmComposerPlugin()
+    snippet = plugin.usage_snippet("owner/repo")
+    assert [line for line in snippet.splitlines() if line.strip()][1:] and len(
+        [line for line in snippet.splitlines() if line.strip()]) == 3
+    assert '"owner/repo"' in snippet and ".compose(" in snippet
+    assert len(SPECIAL_TOKENS) == 3
