@@ -24,6 +24,8 @@ from .base import Plugin
 BUILTIN_PLUGIN_MODULES = (
     "plugins.mnist_cnn",
     "plugins.lstm_composer",
+    "plugins.font_gan",
+    "plugins.font_style",
 )
 ENTRY_POINT_GROUP = "dsl_hub.plugins"
 EXTRA_MODULES_VARIABLE = "DSL_HUB_PLUGINS"

@@ -1,0 +1,132 @@
+"""How good a generator is, by numbers: a Fréchet distance and two diversity figures.
+
+- Fréchet distance (the idea of FID, with a glyph network instead of
+  Inception): fit a Gaussian to the features of real glyphs and one to the
+  features of generated glyphs, and measure how far apart they are. Features
+  are the last convolution block of a classifier trained on real renders
+  (the font-style CNN for glyphs, the MNIST CNN for digits), averaged over
+  positions. Lower is better; a generator that matches the data has ~0.
+- Diversity, so mode collapse shows: the mean pairwise feature distance of
+  generated glyphs divided by that of real glyphs (1 = as varied as the
+  data, << 1 = collapsed), and the share of distinct nearest real glyphs
+  (each generated glyph's nearest training glyph in pixels; a collapsed
+  generator keeps landing on the same few).
+
+    python -m plugins.font_gan.quality runs/font-gan-best/model [--classifier pretrained/font-style-cnn]
+
+recomputes the figures of a trained generator folder, updating its
+results.json and model card.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+SAMPLES = 4096  # generated glyphs for the Fréchet distance (the bias of FD depends on it: keep it fixed)
+DIVERSITY_SAMPLES = 1000
+FEATURE_BATCH = 512
+
+
+@torch.no_grad()
+def classifier_features(classifier, images: torch.Tensor) -> np.ndarray:
+    """(N, 1, H, W) images in [-1, 1] (ink +1) -> (N, channels) pooled features of the last convolution block."""
+    classifier.eval()
+    features = []
+    for start in range(0, len(images), FEATURE_BATCH):
+        pixels = (images[start:start + FEATURE_BATCH].float() + 1.0) / 2.0  # the classifier reads [0, 1], ink = 1
+        maps = classifier(pixel_values=pixels, output_hidden_states=True).hidden_states[-1]
+        features.append(maps.float().mean(dim=(2, 3)).numpy())
+    return np.concatenate(features).astype(np.float64)
+
+
+def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) between Gaussians fitted to two (N, D) feature sets."""
+    mean_1, mean_2 = first.mean(axis=0), second.mean(axis=0)
+    covariance_1, covariance_2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    # Tr((S1 S2)^(1/2)) = sum of sqrt(eigenvalues of S1^(1/2) S2 S1^(1/2)), a symmetric PSD matrix.
+    values, vectors = np.linalg.eigh(covariance_1)
+    root_1 = (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    middle = root_1 @ covariance_2 @ root_1
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2.0), 0.0, None)).sum()
+    distance = ((mean_1 - mean_2) ** 2).sum() + np.trace(covariance_1) + np.trace(covariance_2) - 2.0 * trace_root
+    return float(max(distance, 0.0))
+
+
+def mean_pairwise_distance(features: np.ndarray) -> float:
+    squared = (features ** 2).sum(axis=1)
+    distances = np.sqrt(np.clip(squared[:, None] + squared[None, :] - 2.0 * features @ features.T, 0.0, None))
+    count = len(features)
+    return float(distances.sum() / (count * (count - 1)))
+
+
+def nearest_real(generated: torch.Tensor, real: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Index of, and pixel distance (RMS in [-1, 1]) to, each generated image's nearest real image."""
+    flat_real = real.reshape(len(real), -1).float()
+    real_norms = (flat_real ** 2).sum(dim=1)
+    indices, distances = [], []
+    for start in range(0, len(generated), FEATURE_BATCH):
+        flat = generated[start:start + FEATURE_BATCH].reshape(-1, flat_real.shape[1]).float()
+        squared = (flat ** 2).sum(dim=1, keepdim=True) + real_norms[None] - 2.0 * flat @ flat_real.T
+        best = squared.min(dim=1)
+        indices.append(best.indices.numpy())
+        distances.append(np.sqrt(np.clip(best.values.numpy(), 0.0, None) / flat_real.shape[1]))
+    return np.concatenate(indices), np.concatenate(distances)
+
+
+@torch.no_grad()
+def generate_images(generator, count: int, seed: int) -> torch.Tensor:
+    """`count` images in [-1, 1] (ink +1) from noise drawn with its own seeded torch.Generator."""
+    was_training = generator.training
+    generator.eval()
+    parameter = next(generator.parameters())
+    latents = torch.randn(count, generator.config.latent_size, generator=torch.Generator().manual_seed(seed))
+    images = torch.cat([generator(latents[start:start + FEATURE_BATCH].to(parameter.dtype)).images.float()
+                        for start in range(0, count, FEATURE_BATCH)])
+    generator.train(was_training)
+    return images
+
+
+def measure(generator, classifier, real: torch.Tensor, seed: int = 1234, samples: int = SAMPLES) -> dict:
+    """The quality figures of `generator` against `real` images (N, 1, H, W) in [-1, 1]."""
+    generated = generate_images(generator, samples, seed)
+    real_features = classifier_features(classifier, real)
+    generated_features = classifier_features(classifier, generated)
+    distance = frechet_distance(real_features, generated_features)
+
+    rng = np.random.default_rng(seed)
+    shown = min(DIVERSITY_SAMPLES, len(real), samples)
+    real_pick = rng.choice(len(real), shown, replace=False)
+    spread_real = mean_pairwise_distance(real_features[real_pick])
+    spread_generated = mean_pairwise_distance(generated_features[:shown])
+    nearest, pixel_distance = nearest_real(generated[:shown], real)
+    return {
+        "frechet_distance": distance,
+        "pairwise_distance_ratio": spread_generated / spread_real if spread_real > 0 else 0.0,
+        "distinct_nearest_share": len(np.unique(nearest)) / shown,
+        "nearest_real_rms": float(pixel_distance.mean()),
+        "generated": samples,
+        "real": len(real),
+        "diversity_samples": shown,
+    }
+
+
+def metrics_for_card(figures: dict, classifier_name: str) -> list[dict]:
+    return [
+        {"name": f"Fréchet distance ({classifier_name} features)", "type": "frechet_distance",
+         "value": round(figures["frechet_distance"], 4), "digits": 3, "split": "train"},
+        {"name": "Diversity: pairwise feature distance, generated / real", "type": "diversity",
+         "value": round(figures["pairwise_distance_ratio"], 4), "digits": 3, "split": "train"},
+        {"name": "Diversity: distinct nearest real glyphs", "type": "diversity",
+         "value": round(100 * figures["distinct_nearest_share"], 2), "unit": "%", "digits": 1, "split": "train"},
+        {"name": "RMS pixel distance to the nearest real glyph", "type": "distance",
+         "value": round(figures["nearest_real_rms"], 4), "digits": 3, "split": "train"},
+    ]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from plugins.font_gan import quality_main
+
+    sys.exit(quality_main())

@@ -1,0 +1,128 @@
+"""The GAN family: the lecture's two Keras models layer by layer, Keras defaults, generate(), the config's checks."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from models.gan import GanConfig, GanDiscriminator, GanGenerator
+from plugins.font_gan.presets import PRESETS
+
+
+def build(preset: str):
+    config = GanConfig(**PRESETS[preset].model)
+    return GanGenerator(config), GanDiscriminator(config)
+
+
+def trainable(module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def keras_total(module) -> int:
+    """Keras' "Total params" also counts batch norm's moving mean and variance (non-trainable)."""
+    moving = sum(buffer.numel() for name, buffer in module.named_buffers() if name.endswith(("running_mean", "running_var")))
+    return trainable(module) + moving
+
+
+def output_shapes(model, layer_types, inputs) -> list[tuple[int, ...]]:
+    shapes = []
+    hooks = [layer.register_forward_hook(lambda _m, _i, output: shapes.append(tuple(output.shape[1:])))
+             for layer in model.modules() if isinstance(layer, layer_types)]
+    model.eval()
+    with torch.no_grad():
+        model(inputs)
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def test_lecture_07_matches_the_keras_mlp_gan():
+    generator, discriminator = build("lecture-07")
+    # Keras summary: Dense(256) 33,024, BN 1,024, Dense(512) 131,584, BN 2,048, Dense(1024) 525,312, BN 4,096,
+    # Dense(2304) 2,361,600 -> 3,058,688 total (3,055,104 trainable); D: 1,180,160 + 131,328 + 257 = 1,311,745.
+    assert keras_total(generator) == 3_058_688 and trainable(generator) == 3_055_104
+    assert keras_total(discriminator) == trainable(discriminator) == 1_311_745
+    assert output_shapes(generator, nn.Linear, torch.randn(2, 128)) == [(256,), (512,), (1024,), (2304,)]
+    assert output_shapes(discriminator, nn.Linear, torch.randn(2, 1, 48, 48)) == [(512,), (256,), (1,)]
+    # Keras order in each block: Dense, LeakyReLU, BatchNormalization.
+    block = generator.blocks[0]
+    assert block.norm_after_activation and isinstance(block.activation, nn.LeakyReLU)
+    assert generator(torch.randn(3, 128)).images.shape == (3, 1, 48, 48)
+
+
+def test_lecture_08_matches_the_keras_dcgan():
+    generator, discriminator = build("lecture-08")
+    # G: Dense(12544) 1,618,176, Conv 36,928, BN 256, Conv 36,928, BN 256, Conv(1) 577 = 1,693,121 (256 moving).
+    assert keras_total(generator) == 1_693_121 and trainable(generator) == 1_692_865
+    # D: Conv(32,6) 1,184, Conv(64,4) 32,832, BN 256, Conv(128,4) 131,200, BN 512, Dense 6,273 = 172,257.
+    assert keras_total(discriminator) == 172_257 and trainable(discriminator) == 171_873
+    # valid padding: 14 -up-> 28 -conv-> 26 -up-> 52 -conv-> 50 -conv-> 48.
+    assert output_shapes(generator, (nn.Upsample, nn.Conv2d), torch.randn(2, 128)) == [
+        (64, 28, 28), (64, 26, 26), (64, 52, 52), (64, 50, 50), (1, 48, 48)]
+    # 48 -conv6/2-> 22 -conv4/2-> 10 -conv4/1-> 7, then dense on 7*7*128.
+    assert output_shapes(discriminator, nn.Conv2d, torch.randn(2, 1, 48, 48)) == [(32, 22, 22), (64, 10, 10), (128, 7, 7)]
+    assert discriminator.classifier.in_features == 6272
+
+
+@pytest.mark.parametrize("preset", ["lecture-07", "lecture-08"])
+def test_keras_2_defaults(preset):
+    generator, discriminator = build(preset)
+    slopes = {module.negative_slope for module in discriminator.modules() if isinstance(module, nn.LeakyReLU)}
+    assert slopes == {0.3}
+    for norm in (module for module in generator.modules() if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d))):
+        assert norm.momentum == pytest.approx(0.01) and norm.eps == pytest.approx(1e-3)
+    for layer in (module for module in [*generator.modules(), *discriminator.modules()]
+                  if isinstance(module, (nn.Linear, nn.Conv2d))):
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot uniform
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound
+        assert not layer.bias.any()
+
+
+def test_generate_is_reproducible_with_a_seed_and_leaves_the_global_rng_alone():
+    generator, _ = build("best")
+    state = torch.get_rng_state()
+    first = generator.generate(6, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert first.shape == (6, 48, 48) and first.min() >= 0 and first.max() <= 1
+    assert torch.equal(first, generator.generate(6, seed=7))
+    assert not torch.equal(first, generator.generate(6, seed=8))
+    assert torch.allclose(generator.generate(3, seed=7), first[:3], atol=1e-5)  # the first images do not depend on n
+    assert generator.training, "generate() restores the training mode"
+    latents = generator.sample_latents(2, seed=7)
+    assert torch.allclose(generator.generate(latents=latents), first[:2], atol=1e-5)
+    with pytest.raises(ValueError):
+        generator.generate(0)
+    with pytest.raises(ValueError):
+        generator.generate(latents=torch.zeros(2, 5))
+
+
+def test_generate_returns_black_ink_on_white():
+    generator, _ = build("lecture-08")
+    with torch.no_grad():
+        for parameter in generator.output_layer.parameters():
+            parameter.zero_()
+        generator.output_layer.bias.fill_(-10.0)  # the raw output says "paper" (-1) everywhere
+    assert torch.allclose(generator.generate(2, seed=0), torch.ones(2, 48, 48), atol=1e-6)
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="architecture"):
+        GanConfig(architecture="transformer")
+    with pytest.raises(ValueError, match=r"makes 44x44 images, not 48x48"):
+        GanConfig(**{**PRESETS["lecture-08"].model, "generator_start_size": 13})
+    with pytest.raises(ValueError, match="one entry per convolution"):
+        GanConfig(**{**PRESETS["lecture-08"].model, "discriminator_strides": [2, 2]})
+    with pytest.raises(ValueError, match="leaky_relu_slope"):
+        GanConfig(leaky_relu_slope=-0.1)
+
+
+def test_saved_generator_loads_with_the_auto_class(tmp_path):
+    from transformers import AutoModel
+
+    generator, _ = build("best")
+    generator.save_pretrained(tmp_path)
+    loaded = AutoModel.from_pretrained(tmp_path)
+    assert isinstance(loaded, GanGenerator)
+    assert torch.equal(loaded.generate(2, seed=1), generator.generate(2, seed=1))
