@@ -137,3 +137,14 @@ def test_card_usage_runs_in_a_fresh_process_without_the_repo(uninterrupted, tmp_
     results = json.loads((model_dir / "results.json").read_text())
     assert results["steps"] == 10 and (model_dir / "samples.png").is_file()
     assert sorted(path.name for path in (uninterrupted / "samples").iterdir()) == ["step-0000010.png"]
+
+
+def test_two_processes_with_mixed_precision_end_with_the_same_weights(tmp_path):
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(REPO_ROOT / "train.py"),
+               "font-gan", "--preset", "best", "--synthetic", "64", "--batch-size", "8", "--max-steps", "4",
+               "--mixed-precision", "bf16", "--output-dir", str(tmp_path)]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    end = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
+           if json.loads(line).get("event") == "end"][0]
+    assert end["num_processes"] == 2 and len(set(end["weights_fingerprints"])) == 1

@@ -112,9 +112,11 @@ class FontGanPlugin(Plugin):
         if recipe.options.get("ema_decay"):
             # The moving average of the generator's weights is what gets saved: it draws cleaner glyphs
             # than the generator of any single step. It has no optimizer and is never trained directly.
+            # Its weights keep requires_grad (no optimizer ever sees them): Accelerate wraps every model
+            # of a multi-process CPU run in DDP, which refuses a module without trainable parameters.
             average = GanGenerator(config)
             average.load_state_dict(generator.state_dict())
-            average.requires_grad_(False).eval()
+            average.eval()
             models = {"generator_ema": average, **models}
         discriminator_recipe = recipe.overridden(
             learning_rate=recipe.options.get("discriminator_learning_rate", recipe.learning_rate))
@@ -191,8 +193,8 @@ class FontGanPlugin(Plugin):
         if accelerator.sync_gradients:
             parts.schedulers["generator"].step()
             if "generator_ema" in parts.models:
-                self._update_average(parts.models["generator_ema"], generator_module, generator_optimizer,
-                                     options["ema_decay"])
+                average = accelerator.unwrap_model(parts.models["generator_ema"])
+                self._update_average(average, generator_module, generator_optimizer, options["ema_decay"])
 
         accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
         return {"d_loss": discriminator_loss_value, "g_loss": loss.detach(), "d_accuracy": accuracy,
