@@ -263,7 +263,7 @@ class FontGanPlugin(Plugin):
         if classifier is None:
             report["note"] = f"no {name} classifier for {model.config.image_size}px images: no Fréchet distance"
             return report
-        figures = quality.measure(model, classifier, real, samples=samples)
+        figures = quality.measure(model, classifier, real, samples=samples, heldout=data.validation.fields["pixel_values"])
         generated = quality.generate_images(model, 16, SAMPLE_SEED)
         nearest, _ = quality.nearest_real(generated, real)
         pairs = [image for index in range(16) for image in
@@ -285,11 +285,16 @@ class FontGanPlugin(Plugin):
                 "## How the numbers are measured", "",
                 f"- Fréchet distance: Gaussians fitted to the `{test.get('feature_network')}` classifier's last "
                 f"convolution block (averaged over positions) for {figures['generated']:,} generated and "
-                f"{figures['real']:,} real training images; lower is better.",
+                f"{figures['real']:,} real training images; lower is better."
+                + (f" For scale, the {figures['heldout_real']:,} real glyphs held out of training score "
+                   f"{figures['frechet_distance_heldout_real']:.3f} against the training ones."
+                   if figures.get("frechet_distance_heldout_real") is not None else ""),
                 f"- Pairwise feature distance of {figures['diversity_samples']:,} generated images divided by that "
                 "of as many real ones: 1 means as varied as the data, far below 1 means mode collapse.",
-                "- Distinct nearest real glyphs: the share of different training images among the nearest "
-                "neighbours (pixels) of the generated ones; a collapsed generator keeps hitting the same few.",
+                "- Distinct nearest real glyphs: the share of different training glyphs among the nearest "
+                "neighbours (same features) of the generated ones; a collapsed generator keeps hitting the same few.",
+                "- Nearest real glyph in the picture above: the most correlated training glyph in pixels, "
+                "with the RMS pixel distance to it.",
                 "",
             ]
         elif test.get("note"):

@@ -76,7 +76,7 @@ def training_glyphs(results: dict) -> tuple[torch.Tensor, tuple[str, ...]]:
 
 def nearest_pairs(generator, real: torch.Tensor, labels: tuple[str, ...] = (), count: int = 36, seed: int = 0,
                   scale: int = 2) -> Image.Image:
-    """Each generated glyph of the grid (left) beside the real glyph nearest to it in pixels (right)."""
+    """Each generated glyph of the grid (left) beside the most similar real glyph (right, see quality.nearest_real)."""
     count = bounded_number(count, "Number of glyphs", 1, MAX_GRID, integer=True)
     generated = quality.generate_images(generator, count, checked_seed(seed))
     # generate_images draws its own noise from the seed exactly as GanGenerator.generate does.
@@ -139,7 +139,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             nearest_button = gr.Button("Find the nearest real glyphs")
         with gr.Column(scale=2):
             grid = gr.Image(label="Invented glyphs", type="pil", elem_id="font-gan-grid")
-            pairs = gr.Image(label="Invented (left) and nearest real glyph (right), with the RMS pixel distance",
+            pairs = gr.Image(label="Invented (left) and the most similar training glyph (right), with the RMS pixel distance",
                              type="pil", elem_id="font-gan-nearest")
     with gr.Row():
         seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
