@@ -65,7 +65,8 @@ def training_speed(preset_name: str, channels_last: bool, steps: int, warmup: in
 def grid_latency(weights: Path | None, repeats: int) -> dict:
     plugin = FontGanPlugin()
     if weights is not None and (weights / "config.json").is_file():
-        generator, source = plugin.load_for_demo(weights), str(weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights)
+        generator = plugin.load_for_demo(weights)
+        source = str(weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights)
     else:
         from models.gan import GanConfig, GanGenerator
 

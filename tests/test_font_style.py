@@ -46,8 +46,8 @@ def test_synthetic_splits_never_share_a_character():
 
 @needs_fonts
 def test_real_split_is_by_character_with_every_font(tmp_path):
-    (tmp_path / "list.txt").write_text("永和九年歲在癸丑暮春之初會于會稽山陰蘭亭修禊事也群賢畢至少長咸集此地有崇山峻嶺茂林修竹",
-                                       encoding="utf-8")
+    preface = "永和九年歲在癸丑暮春之初會于會稽山陰蘭亭修禊事也群賢畢至少長咸集此地有崇山峻嶺茂林修竹"
+    (tmp_path / "list.txt").write_text(preface, encoding="utf-8")
     data = load_style_splits(["kai", "ming"], str(tmp_path / "list.txt"), None)
     train, validation, test = codepoints(data.train), codepoints(data.validation), codepoints(data.test)
     assert train and test and not (train & test) and not (train & validation) and not (validation & test)

@@ -128,7 +128,8 @@ class FontGanPlugin(Plugin):
 
     def training_step(self, parts: TrainingParts, batch, accelerator, recipe: TrainingRecipe):
         options = recipe.options
-        loss_kind, smoothing, shift = options.get("loss", "bce"), options.get("label_smoothing", 0.0), options.get("augment_shift", 0)
+        loss_kind, smoothing = options.get("loss", "bce"), options.get("label_smoothing", 0.0)
+        shift = options.get("augment_shift", 0)
         generator, discriminator = parts.models["generator"], parts.models["discriminator"]
         generator_optimizer, discriminator_optimizer = parts.optimizers["generator"], parts.optimizers["discriminator"]
         generator_module = accelerator.unwrap_model(generator)

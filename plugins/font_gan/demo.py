@@ -139,8 +139,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             nearest_button = gr.Button("Find the nearest real glyphs")
         with gr.Column(scale=2):
             grid = gr.Image(label="Invented glyphs", type="pil", elem_id="font-gan-grid")
-            pairs = gr.Image(label="Invented (left) and the most similar training glyph (right), with the RMS pixel distance",
-                             type="pil", elem_id="font-gan-nearest")
+            pairs = gr.Image(label="Invented (left) and the most similar training glyph (right), "
+                                   "with the RMS pixel distance", type="pil", elem_id="font-gan-nearest")
     with gr.Row():
         seed_a = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed A")
         seed_b = gr.Number(value=1, precision=0, minimum=0, maximum=MAX_SEED, label="Seed B")

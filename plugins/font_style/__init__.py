@@ -147,7 +147,8 @@ class FontStylePlugin(Plugin):
                  "in any font during training. Errors are binomial standard errors sqrt(p(1-p)/n).", ""]
         if test.get("per_style_accuracy"):
             lines += ["| style | test accuracy |", "|---|---|"]
-            lines += [f"| {style} | {value:.2f} % |" for style, value in test["per_style_accuracy"].items() if value is not None]
+            lines += [f"| {style} | {value:.2f} % |" for style, value in test["per_style_accuracy"].items()
+                      if value is not None]
             lines.append("")
         if test.get("confusion_matrix"):
             lines += ["![Confusion matrix](confusion_matrix.png)", ""]

@@ -32,7 +32,8 @@ class FontSpec:
 
     @property
     def label(self) -> str:
-        name = f"{self.path.name}:{self.face}" if self.face or self.path.suffix.lower() in (".ttc", ".otc") else self.path.name
+        collection = self.path.suffix.lower() in (".ttc", ".otc")
+        name = f"{self.path.name}:{self.face}" if self.face or collection else self.path.name
         return f"{self.style} ({name})" if self.style else name
 
 
@@ -97,7 +98,8 @@ def resolve_font(spec: str, search: Path | None = None) -> FontSpec:
     if not path.is_file() and not path.is_absolute() and len(path.parts) == 1:
         path = _find_file(path.name, folders) or path
     if not path.is_file():
-        raise DataError(f"font file {name} not found (looked as a path and in {', '.join(map(str, folders)) or 'no font folder'})")
+        looked = ", ".join(map(str, folders)) or "no font folder"
+        raise DataError(f"font file {name} not found (looked as a path and in {looked})")
     if path.suffix.lower() not in FONT_SUFFIXES:
         raise DataError(f"{path.name} is not a TrueType/OpenType font ({', '.join(FONT_SUFFIXES)})")
     faces = count_faces(path)
