@@ -87,7 +87,8 @@ def choose_primer(model, source: str, corpus_piece: str | None, upload, corpus: 
         name = corpus_piece or next(iter(corpus.primers))
         if name not in corpus.primers:
             raise UnusableInputError(f"Unknown corpus piece {str(name)[:80]!r}; pick one from the list.")
-        return [BOS, *corpus.primers[name]], f"the opening of {name} (a validation piece: never trained on)"
+        opening = trim_primer(model, [BOS, *corpus.primers[name]])
+        return opening, f"the opening of {name} (a validation piece: never trained on)"
     return uploaded_primer(model, upload), "the opening of your MIDI file"
 
 
