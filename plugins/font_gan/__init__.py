@@ -292,6 +292,8 @@ class FontGanPlugin(Plugin):
                    if figures.get("frechet_distance_heldout_real") is not None else ""),
                 f"- Pairwise feature distance of {figures['diversity_samples']:,} generated images divided by that "
                 "of as many real ones: 1 means as varied as the data, far below 1 means mode collapse.",
+                "- Coverage: the share of real training glyphs that have a generated glyph closer than their "
+                "5th-nearest real neighbour (same features); it falls for mode collapse and for noise alike.",
                 "- Distinct nearest real glyphs: the share of different training glyphs among the nearest "
                 "neighbours (same features) of the generated ones; a collapsed generator keeps hitting the same few.",
                 "- Nearest real glyph in the picture above: the most correlated training glyph in pixels, "

@@ -13,7 +13,11 @@
   a collapsed generator keeps landing on the same few). The same share with
   neighbours found in pixels is kept in the results too, but it flatters
   noisy generators: noise decorrelates an image from every real glyph
-  alike, so its "nearest" one is close to random.
+  alike, so its "nearest" one is close to random; noise also inflates the
+  pairwise distance. Coverage is robust to both: the share of real glyphs
+  that have a generated glyph within their 5-nearest-real-neighbour ball
+  (Naeem et al. 2020, "Reliable fidelity and diversity metrics"); collapsed
+  and noisy generators both cover little.
 
     python -m plugins.font_gan.quality runs/font-gan-best/model [--classifier pretrained/font-style-cnn]
 
@@ -85,6 +89,25 @@ def nearest_real(generated: torch.Tensor, real: torch.Tensor) -> tuple[np.ndarra
     return np.concatenate(indices), np.concatenate(distances)
 
 
+def coverage(real_features: np.ndarray, generated_features: np.ndarray, neighbours: int = 5) -> float:
+    """Share of real glyphs with a generated one inside their neighbourhood (Naeem et al., 2020).
+
+    A real glyph's neighbourhood is the ball reaching its `neighbours`-th nearest real glyph. A collapsed
+    generator covers few real glyphs, and so does a noisy one (its glyphs lie off the real ones), which
+    the two figures above cannot tell apart from variety.
+    """
+    def squared_distances(first, second):
+        return np.clip((first ** 2).sum(axis=1)[:, None] + (second ** 2).sum(axis=1)[None] - 2.0 * first @ second.T,
+                       0.0, None)
+
+    radii = np.sort(squared_distances(real_features, real_features), axis=1)[:, neighbours]  # column 0 is itself
+    closest = np.full(len(real_features), np.inf)
+    for start in range(0, len(generated_features), FEATURE_BATCH):
+        closest = np.minimum(closest, squared_distances(real_features, generated_features[start:start + FEATURE_BATCH])
+                             .min(axis=1))
+    return float((closest <= radii).mean())
+
+
 def nearest_in_features(generated_features: np.ndarray, real_features: np.ndarray) -> np.ndarray:
     """Index of each generated glyph's nearest real glyph in the classifier's feature space."""
     squared = ((generated_features ** 2).sum(axis=1)[:, None] + (real_features ** 2).sum(axis=1)[None]
@@ -132,6 +155,7 @@ def measure(generator, classifier, real: torch.Tensor, seed: int = 1234, samples
         "frechet_distance_heldout_real": floor,
         "heldout_real": 0 if heldout is None else len(heldout),
         "pairwise_distance_ratio": spread_generated / spread_real if spread_real > 0 else 0.0,
+        "coverage": coverage(real_features, generated_features),
         "distinct_nearest_share": len(np.unique(nearest_features)) / shown,
         "distinct_nearest_share_pixels": len(np.unique(nearest)) / shown,
         "nearest_real_rms": float(pixel_distance.mean()),
@@ -147,6 +171,8 @@ def metrics_for_card(figures: dict, classifier_name: str) -> list[dict]:
          "value": round(figures["frechet_distance"], 4), "digits": 3, "split": "train"},
         {"name": "Diversity: pairwise feature distance, generated / real", "type": "diversity",
          "value": round(figures["pairwise_distance_ratio"], 4), "digits": 3, "split": "train"},
+        {"name": "Coverage of the real glyphs (features)", "type": "coverage",
+         "value": round(100 * figures["coverage"], 2), "unit": "%", "digits": 1, "split": "train"},
         {"name": "Diversity: distinct nearest real glyphs (features)", "type": "diversity",
          "value": round(100 * figures["distinct_nearest_share"], 2), "unit": "%", "digits": 1, "split": "train"},
         {"name": "RMS pixel distance to the nearest real glyph", "type": "distance",
