@@ -130,3 +130,28 @@ def write_model_card(plugin, folder: Path, results: dict[str, Any], repo_id: str
     path = Path(folder) / "README.md"
     path.write_text(render_model_card(plugin, results, repo_id))
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the card of a saved model folder from its results.json, for the repo it will be published
+    as (by default `dsl-hub/<folder name>`): what to run after copying a run's model/ into pretrained/."""
+    import argparse
+    import json
+
+    from .registry import get_plugin
+
+    parser = argparse.ArgumentParser(prog="python -m plugins.cards", description=main.__doc__)
+    parser.add_argument("folders", nargs="+", type=Path, help="save_pretrained folders with a results.json")
+    parser.add_argument("--owner", default=DEFAULT_HUB_OWNER, help="Hub user or organisation of the repo id")
+    args = parser.parse_args(argv)
+    for folder in args.folders:
+        results_file = folder / "results.json"
+        if not results_file.is_file():
+            parser.error(f"{folder} has no results.json: is it a model folder written by train.py?")
+        results = json.loads(results_file.read_text())
+        print(write_model_card(get_plugin(results["plugin"]), folder, results, f"{args.owner}/{folder.resolve().name}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -79,3 +79,42 @@ def test_drawing_a_digit_with_the_mouse_gives_its_label(page, hub, artifacts_dir
     page.wait_for_selector("#mnist-model-input img", timeout=60_000)
     page.screenshot(path=str(artifacts_dir / f"browser-drawn-{digit}.png"), full_page=True)
     assert answer.inner_text().strip() == digit
+
+
+# Gradio's player (a waveform) decodes the WAV in the page and shows its length as "m:ss".
+AUDIO_SECONDS_JS = """() => {
+    const shown = document.querySelector('#composer-audio time#duration');
+    if (!shown) return 0;
+    const [minutes, seconds] = shown.innerText.trim().split(':').map(Number);
+    return 60 * minutes + seconds || 0;
+}"""
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "lstm-composer" / "config.json").is_file(), reason="no weights")
+def test_composing_gives_an_audio_player_with_music_in_it(page, hub, artifacts_dir):
+    page.goto(hub.url)
+    open_tab(page, "Composer (LSTM on MIDI)")
+    page.click("#composer-compose")
+    page.wait_for_function(AUDIO_SECONDS_JS, timeout=120_000)
+    seconds = page.evaluate(AUDIO_SECONDS_JS)
+    page.wait_for_selector("#composer-piano-roll img", timeout=60_000)
+    page.screenshot(path=str(artifacts_dir / "browser-composed.png"), full_page=True)
+    assert seconds > 1.0, "the player holds the rendered piece, not an empty file"
+    assert "Traceback" not in page.inner_text("body")
+
+
+GRID_SIZE_JS = """() => {
+    const image = document.querySelector('#font-gan-grid img');
+    return image && image.complete ? [image.naturalWidth, image.naturalHeight] : null;
+}"""
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "font-gan" / "config.json").is_file(), reason="no weights")
+def test_generating_glyphs_shows_the_grid_image(page, hub, artifacts_dir):
+    page.goto(hub.url)
+    open_tab(page, "Glyph GAN")
+    page.click("#font-gan-generate")
+    page.wait_for_function(GRID_SIZE_JS, timeout=60_000)
+    width, height = page.evaluate(GRID_SIZE_JS)
+    page.screenshot(path=str(artifacts_dir / "browser-glyph-grid.png"), full_page=True)
+    assert width >= 6 * 48 and height >= 6 * 48, "36 glyphs of 48x48 pixels by default"

@@ -7,7 +7,6 @@ to restore shows up as different weights.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys

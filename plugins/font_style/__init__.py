@@ -7,7 +7,6 @@ GAN's Fréchet distance.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +16,12 @@ from torch.nn import functional as F
 from models.cnn_classifier import CnnClassifierConfig, CnnClassifierForImageClassification
 
 from ..base import Plugin, TrainingParts, TrainingRecipe
+from ..classification import binomial_error, gather_logits, loss_and_accuracy
 from ..glyphs.augment import random_shift
 from ..images import confusion_matrix_picture, tile
 from ..registry import register_plugin
 from .data import load_style_splits, synthetic_style_splits
 from .presets import PRESETS
-
-
-def binomial_error(accuracy: float, count: int) -> float:
-    """Standard error of an accuracy measured on `count` independent examples."""
-    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / max(1, count))
 
 
 @torch.no_grad()
@@ -83,28 +78,14 @@ class FontStylePlugin(Plugin):
         parts.optimizer.zero_grad(set_to_none=True)
         return {"loss": loss.detach(), "accuracy": (logits.argmax(-1) == batch["labels"]).float().mean().detach()}
 
-    @torch.no_grad()
-    def _predict(self, model, dataloader, accelerator):
-        model.eval()
-        logits, labels = [], []
-        for batch in dataloader:
-            output = model(pixel_values=batch["pixel_values"])
-            batch_logits, batch_labels = accelerator.gather_for_metrics((output.logits.float(), batch["labels"]))
-            logits.append(batch_logits.cpu())
-            labels.append(batch_labels.cpu())
-        model.train()
-        return torch.cat(logits), torch.cat(labels)
-
     def evaluate(self, parts, dataloader, accelerator):
-        logits, labels = self._predict(parts.model, dataloader, accelerator)
-        return {"loss": F.cross_entropy(logits, labels).item(),
-                "accuracy": (logits.argmax(-1) == labels).float().mean().item()}
+        return loss_and_accuracy(*gather_logits(parts.model, dataloader, accelerator))
 
     def final_report(self, model, data, output_dir, accelerator):
         """Accuracy on held-out characters (± binomial error), Kai vs Ming alone, per style, confusion matrix."""
         test = data.test
         dataloader = accelerator.prepare(torch.utils.data.DataLoader(test, batch_size=500, collate_fn=self.collate))
-        logits, labels = self._predict(model, dataloader, accelerator)
+        logits, labels = gather_logits(model, dataloader, accelerator)
         predictions = logits.argmax(-1)
         names = [model.config.id2label[index] for index in range(model.config.num_labels)]
         count = len(labels)

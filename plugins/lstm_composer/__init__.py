@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -92,7 +91,8 @@ class LstmComposerPlugin(Plugin):
         "license": "mit",
         "tags": ["music-generation", "midi", "lstm", "symbolic-music", "pytorch"],
     }
-    demo_weights = {"best (ours, rhythm kept)": "lstm-composer"}
+    demo_weights = {"best (ours, rhythm kept)": "lstm-composer",
+                    "lecture-04 (the lecture's chords, folk tunes)": "lstm-composer-lecture-04"}
 
     # -------------------------------------------------------------- data
     def load_data(self, data_dir, preset, seed):

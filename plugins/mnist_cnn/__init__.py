@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from torch.nn import functional as F
 from models.cnn_classifier import CnnClassifierConfig, CnnClassifierForImageClassification
 
 from ..base import DataSplits, Plugin, TrainingParts, TrainingRecipe
-from ..datasets import TensorDictDataset
+from ..classification import binomial_error, gather_logits, loss_and_accuracy
 from ..images import confusion_matrix_picture, tile
 from ..registry import register_plugin
 from .data import load_mnist, synthetic_digits, to_dataset
@@ -35,11 +34,6 @@ def random_affine(images: torch.Tensor, degrees: float, scale: float, shift_pixe
     theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
-
-
-def binomial_error(accuracy: float, count: int) -> float:
-    """Standard error of an accuracy measured on `count` independent examples."""
-    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / max(1, count))
 
 
 @torch.no_grad()
@@ -72,7 +66,7 @@ class MnistCnnPlugin(Plugin):
 
     # -------------------------------------------------------------- data
     def load_data(self, data_dir, preset, seed):
-        return load_mnist(data_dir)
+        return load_mnist(data_dir, train_on_all=preset.training.options.get("train_on_all_60k", False))
 
     def synthetic_data(self, preset, num_examples=64, seed=0):
         images, labels = synthetic_digits(num_examples + 2 * max(8, num_examples // 4), seed)
@@ -101,28 +95,14 @@ class MnistCnnPlugin(Plugin):
         parts.optimizer.zero_grad(set_to_none=True)
         return {"loss": loss.detach(), "accuracy": (logits.argmax(-1) == labels).float().mean().detach()}
 
-    @torch.no_grad()
-    def _predict(self, model, dataloader, accelerator):
-        model.eval()
-        logits, labels = [], []
-        for batch in dataloader:
-            output = model(pixel_values=batch["pixel_values"])
-            batch_logits, batch_labels = accelerator.gather_for_metrics((output.logits.float(), batch["labels"]))
-            logits.append(batch_logits.cpu())
-            labels.append(batch_labels.cpu())
-        model.train()
-        return torch.cat(logits), torch.cat(labels)
-
     def evaluate(self, parts, dataloader, accelerator):
-        logits, labels = self._predict(parts.model, dataloader, accelerator)
-        return {"loss": F.cross_entropy(logits, labels).item(),
-                "accuracy": (logits.argmax(-1) == labels).float().mean().item()}
+        return loss_and_accuracy(*gather_logits(parts.model, dataloader, accelerator))
 
     def final_report(self, model, data, output_dir, accelerator):
         """Test accuracy with its binomial error, the confusion matrix and the misclassified digits."""
         test = data.test if data.test is not None else data.validation
         dataloader = accelerator.prepare(torch.utils.data.DataLoader(test, batch_size=1000, collate_fn=self.collate))
-        logits, labels = self._predict(model, dataloader, accelerator)
+        logits, labels = gather_logits(model, dataloader, accelerator)
         predictions = logits.argmax(-1)
         count = len(labels)
         accuracy = int((predictions == labels).sum()) / count

@@ -3,7 +3,9 @@
 The 60,000 training images are split once, with a fixed permutation, into
 55,000 for training and 5,000 for validation, so validation figures are
 comparable across runs and seeds; the official 10,000 test images are only
-used for the final report.
+used for the final report. The lecture's presets train on all 60,000, as the
+lecture did; their validation images are then part of the training set, so
+their validation figures only show that training runs, not how it generalises.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def to_dataset(images: np.ndarray, labels: np.ndarray) -> TensorDictDataset:
     return TensorDictDataset(pixel_values=pixel_values, labels=torch.from_numpy(labels.astype(np.int64)))
 
 
-def load_mnist(data_dir: Path | None) -> DataSplits:
+def load_mnist(data_dir: Path | None, train_on_all: bool = False) -> DataSplits:
     if data_dir is not None:
         if not Path(data_dir).is_dir():
             raise MnistDataError(f"--data-dir {data_dir} is not a folder. {MISSING_DATA_HELP}")
@@ -125,6 +127,8 @@ def load_mnist(data_dir: Path | None) -> DataSplits:
         arrays, source = load_from_hub(), f"the Hub data set {HUB_DATASET}"
     permutation = np.random.default_rng(SPLIT_SEED).permutation(len(arrays["train_labels"]))
     validation, train = permutation[:VALIDATION_SIZE], permutation[VALIDATION_SIZE:]
+    if train_on_all:
+        train = permutation
     images, labels = arrays["train_images"], arrays["train_labels"]
     return DataSplits(
         train=to_dataset(images[train], labels[train]),
@@ -132,7 +136,8 @@ def load_mnist(data_dir: Path | None) -> DataSplits:
         test=to_dataset(arrays["test_images"], arrays["test_labels"]),
         description=(
             f"MNIST (LeCun, Cortes, Burges) from {source}: {len(train):,} training and {len(validation):,} "
-            f"validation images (a fixed split of the 60,000), {len(arrays['test_labels']):,} official test images"
+            f"validation images ({'all 60,000 for training, as the lecture; validation is a subset of them' if train_on_all else 'a fixed split of the 60,000'}), "
+            f"{len(arrays['test_labels']):,} official test images"
         ),
     )
 

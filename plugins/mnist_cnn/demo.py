@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
-import numpy as np
 import torch
 from PIL import Image
 

@@ -3,7 +3,7 @@
 The lecture trained with Keras 2 defaults: Glorot-uniform weights, Adadelta at
 its old default learning rate 1.0 (rho 0.95, epsilon 1e-7), pixels divided by
 255, 20 epochs, and `model.fit`'s default batch size of 32 (the slides pass
-none).
+none), on all 60,000 training images (their log reads "60000/60000").
 """
 
 from ..base import Preset, TrainingRecipe
@@ -21,7 +21,8 @@ PRESETS = {
             id2label=DIGIT_LABELS,
         ),
         training=TrainingRecipe(epochs=20, batch_size=32, learning_rate=1.0, optimizer="adadelta",
-                                optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200),
+                                optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200,
+                                options={"train_on_all_60k": True}),
         reference="98.74 % test accuracy (126 of 10,000 wrong) after 20 epochs",
     ),
     "lecture-01a": Preset(
@@ -33,7 +34,8 @@ PRESETS = {
             id2label=DIGIT_LABELS,
         ),
         training=TrainingRecipe(epochs=20, batch_size=32, learning_rate=1.0, optimizer="adadelta",
-                                optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200),
+                                optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200,
+                                options={"train_on_all_60k": True}),
         reference="99.48 % test accuracy (52 of 10,000 wrong)",
     ),
     "best": Preset(

@@ -1,0 +1,16 @@
+"""Composer: an LSTM that writes music from MIDI, as a Gradio Space.
+
+    python spaces/lstm-composer/app.py
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# In a Space the code sits beside this file; in the repository it is two folders up.
+sys.path.insert(0, str(HERE if (HERE / "plugins").is_dir() else HERE.parents[1]))
+
+from plugins.hub import build_app, launch  # noqa: E402
+
+if __name__ == "__main__":
+    launch(build_app(["lstm-composer"], title="Composer: an LSTM that writes music"))
