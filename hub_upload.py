@@ -193,6 +193,11 @@ def push(commits: list[Commit]) -> None:
 
 
 # ----------------------------------------------------------------------- CLI
+def default_weights_folder(plugin) -> str:
+    """The folder the plugin's demo offers first (its headline model), e.g. font-style -> font-style-cnn."""
+    return next(iter((plugin.demo_weights or {plugin.name: plugin.name}).values()))
+
+
 def plan_commits(args, workdir: Path) -> list[Commit]:
     names = plugin_names() if args.plugin == "all" else [args.plugin]
     plugins = {name: get_plugin(name) for name in names}
@@ -207,7 +212,8 @@ def plan_commits(args, workdir: Path) -> list[Commit]:
         if not args.repo_id:
             raise PublishError("--repo-id ORG/NAME is required (or use 'all' with --owner)")
         plugin = plugins[args.plugin]
-        targets = [(plugin, Path(args.weights) if args.weights else PRETRAINED / plugin.name, args.repo_id)]
+        targets = [(plugin, Path(args.weights) if args.weights else PRETRAINED / default_weights_folder(plugin),
+                    args.repo_id)]
     commits = []
     for plugin, weights, repo_id in targets:
         if repo_id.count("/") != 1:
@@ -237,7 +243,8 @@ def parse_args(argv):
     parser.add_argument("--repo-id", help="ORG/NAME of the model repo (one plugin)")
     parser.add_argument("--owner", default=os.environ.get("DSL_HUB_OWNER", DEFAULT_HUB_OWNER),
                         help="namespace for 'all' (default: %(default)s)")
-    parser.add_argument("--weights", help="save_pretrained folder to publish (default: pretrained/<plugin>)")
+    parser.add_argument("--weights", help="save_pretrained folder to publish (default: the plugin's first shipped "
+                        "folder, pretrained/<plugin> for most)")
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--revision", help="branch to commit to (created if missing)")
     parser.add_argument("--commit-message")
