@@ -43,8 +43,15 @@ system-packages:
 test-system-packages:
 	$(call apt_install,$(TEST_PACKAGES))
 
-bench: setup
-	$(PY) bench/bench_mnist.py
+# Benchmarks write bench/results/*-cpu.json; run them on a quiet machine:
+#   make bench DATA_DIR=../shared/datasets     (a folder holding mnist/ and midi/)
+bench: setup system-packages
+	@test -n "$(DATA_DIR)" || { echo "usage: make bench DATA_DIR=<folder with mnist/ and midi/>"; exit 2; }
+	$(PY) bench/bench_mnist.py --data-dir $(DATA_DIR)/mnist --http --json bench/results/mnist-cpu.json
+	$(PY) bench/bench_composer.py --data-dir $(DATA_DIR)/midi --weights pretrained/lstm-composer --json bench/results/composer-cpu.json
+	$(PY) bench/bench_gan.py --json bench/results/gan-cpu.json
+	$(PY) bench/fuzz_midi.py --files 12000 --data-dir $(DATA_DIR)/midi
+	$(PY) bench/load_test.py --clients 32 --seconds 60 --json bench/results/load-cpu.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -133,10 +133,12 @@ class MnistCnnPlugin(Plugin):
 
     # -------------------------------------------------------------- card
     def model_card(self, results):
+        held_out = ("it trained on all 60,000 training images, as the lecture did, so its validation figures "
+                    "are not held out" if results.get("recipe", {}).get("options", {}).get("train_on_all_60k")
+                    else "the validation split is held out of the 60,000 training images")
         lines = ["## Evaluation", "",
-                 "Accuracy on the official 10,000 MNIST test images, which training never saw (the "
-                 "validation split is held out of the 60,000 training images). The error is the binomial "
-                 "standard error sqrt(p(1-p)/n).", ""]
+                 f"Accuracy on the official 10,000 MNIST test images, which training never saw ({held_out}). "
+                 "The error is the binomial standard error sqrt(p(1-p)/n).", ""]
         test = results.get("test", {})
         if test.get("confusion_matrix"):
             lines += ["![Confusion matrix](confusion_matrix.png)", ""]
