@@ -80,8 +80,16 @@ def load_plugins(reload: bool = False) -> None:
 
 
 def plugin_names() -> list[str]:
+    """Built-in plugins in the lecture's order (the hub's tab order), then third-party ones by name."""
     load_plugins()
-    return sorted(_plugins)
+
+    def lecture_order(name: str) -> tuple[int, str]:
+        module = _plugins[name].__module__
+        position = next((index for index, builtin in enumerate(BUILTIN_PLUGIN_MODULES)
+                         if module == builtin or module.startswith(builtin + ".")), len(BUILTIN_PLUGIN_MODULES))
+        return position, name
+
+    return sorted(_plugins, key=lecture_order)
 
 
 def unavailable_plugins() -> dict[str, str]:
