@@ -315,8 +315,8 @@ def train(options: TrainOptions) -> Path:
         for epoch in range(state.epoch, epochs):
             train_loader.set_epoch(epoch)  # the shuffle order depends on (seed, epoch) only
             batches, resumed_rng = train_loader, None
-            if state.batches_in_epoch >= batches_per_epoch:
-                batches = []  # resumed at the very end of an epoch: only its evaluation is left
+            if state.batches_in_epoch >= batches_per_epoch or state.global_step >= total_steps:
+                batches = []  # resumed at the very end of an epoch or of the run: only evaluation is left
             elif state.batches_in_epoch:
                 batches = accelerator.skip_first_batches(train_loader, state.batches_in_epoch)
                 # Starting a DataLoader iterator draws from the global torch RNG; the uninterrupted

@@ -7,6 +7,7 @@ to restore shows up as different weights.
 """
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +90,18 @@ def test_sigkill_then_resume_equals_uninterrupted_run(uninterrupted, tmp_path):
     assert_same_weights(uninterrupted, tmp_path)
     steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps), "records logged after the last checkpoint of the killed run are dropped"
+
+
+def test_resuming_a_finished_run_adds_no_step(uninterrupted, tmp_path):
+    """A run that died after its last step (say, while writing its report) resumes into the report only."""
+    finished = tmp_path / "run"
+    shutil.copytree(uninterrupted, finished, ignore=shutil.ignore_patterns("model"))
+    result = run_train(finished, "--resume")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_same_weights(uninterrupted, finished)
+    ends = [record for record in map(json.loads, (finished / "metrics.jsonl").read_text().splitlines())
+            if record.get("event") == "end"]
+    assert [record["step"] for record in ends] == [100, 100]
 
 
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(uninterrupted, tmp_path):

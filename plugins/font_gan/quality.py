@@ -32,6 +32,7 @@ import torch
 
 SAMPLES = 4096  # generated glyphs for the Fréchet distance (the bias of FD depends on it: keep it fixed)
 DIVERSITY_SAMPLES = 1000
+COVERAGE_MAX_REAL = 10_000  # real images the coverage figure uses at most (its cost grows with the square)
 FEATURE_BATCH = 512
 
 
@@ -89,18 +90,25 @@ def nearest_real(generated: torch.Tensor, real: torch.Tensor) -> tuple[np.ndarra
     return np.concatenate(indices), np.concatenate(distances)
 
 
-def coverage(real_features: np.ndarray, generated_features: np.ndarray, neighbours: int = 5) -> float:
+def coverage(real_features: np.ndarray, generated_features: np.ndarray, neighbours: int = 5,
+             max_real: int = COVERAGE_MAX_REAL) -> float:
     """Share of real glyphs with a generated one inside their neighbourhood (Naeem et al., 2020).
 
     A real glyph's neighbourhood is the ball reaching its `neighbours`-th nearest real glyph. A collapsed
     generator covers few real glyphs, and so does a noisy one (its glyphs lie off the real ones), which
-    the two figures above cannot tell apart from variety.
+    the two figures above cannot tell apart from variety. Large data sets (MNIST's 55,000) are measured on
+    a fixed random subset of `max_real`: the real-to-real distances grow with its square.
     """
     def squared_distances(first, second):
         return np.clip((first ** 2).sum(axis=1)[:, None] + (second ** 2).sum(axis=1)[None] - 2.0 * first @ second.T,
                        0.0, None)
 
-    radii = np.sort(squared_distances(real_features, real_features), axis=1)[:, neighbours]  # column 0 is itself
+    if len(real_features) > max_real:
+        real_features = real_features[np.random.default_rng(0).choice(len(real_features), max_real, replace=False)]
+    radii = np.concatenate([  # column 0 of each sorted row is the glyph itself
+        np.partition(squared_distances(real_features[start:start + FEATURE_BATCH], real_features), neighbours,
+                     axis=1)[:, neighbours]
+        for start in range(0, len(real_features), FEATURE_BATCH)])
     closest = np.full(len(real_features), np.inf)
     for start in range(0, len(generated_features), FEATURE_BATCH):
         closest = np.minimum(closest, squared_distances(real_features, generated_features[start:start + FEATURE_BATCH])
