@@ -193,11 +193,6 @@ def push(commits: list[Commit]) -> None:
 
 
 # ----------------------------------------------------------------------- CLI
-def default_weights_folder(plugin) -> str:
-    """The folder the plugin's demo offers first (its headline model), e.g. font-style -> font-style-cnn."""
-    return next(iter((plugin.demo_weights or {plugin.name: plugin.name}).values()))
-
-
 def plan_commits(args, workdir: Path) -> list[Commit]:
     names = plugin_names() if args.plugin == "all" else [args.plugin]
     plugins = {name: get_plugin(name) for name in names}
@@ -206,13 +201,13 @@ def plan_commits(args, workdir: Path) -> list[Commit]:
             raise PublishError("with 'all', give --owner ORG instead of --repo-id/--weights: each shipped model "
                                "goes to ORG/<folder name>")
         targets = [(plugin, PRETRAINED / folder, f"{args.owner}/{folder}")
-                   for plugin in plugins.values() for folder in (plugin.demo_weights or {plugin.name: plugin.name}).values()
+                   for plugin in plugins.values() for folder in plugin.weight_folders().values()
                    if (PRETRAINED / folder).is_dir()]
     else:
         if not args.repo_id:
             raise PublishError("--repo-id ORG/NAME is required (or use 'all' with --owner)")
         plugin = plugins[args.plugin]
-        targets = [(plugin, Path(args.weights) if args.weights else PRETRAINED / default_weights_folder(plugin),
+        targets = [(plugin, Path(args.weights) if args.weights else PRETRAINED / next(iter(plugin.weight_folders().values())),
                     args.repo_id)]
     commits = []
     for plugin, weights, repo_id in targets:
@@ -226,7 +221,7 @@ def plan_commits(args, workdir: Path) -> list[Commit]:
         owner = targets[0][2].split("/")[0]
         # Every model the Space's tabs offer: the ones published now, the plugin's other shipped folders by default id.
         model_repos = {folder: f"{owner}/{folder}" for plugin in plugins.values()
-                       for folder in (plugin.demo_weights or {plugin.name: plugin.name}).values()
+                       for folder in plugin.weight_folders().values()
                        if (PRETRAINED / folder).is_dir()}
         model_repos.update({weights.name: repo_id for _, weights, repo_id in targets})
         space_id = args.space_id or (f"{targets[0][2].split('/')[0]}/"

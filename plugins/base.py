@@ -130,6 +130,12 @@ class Plugin:
     # Empty means one choice, the folder named like the plugin.
     demo_weights: ClassVar[dict[str, str]] = {}
 
+    @classmethod
+    def weight_folders(cls) -> dict[str, str]:
+        """Demo choice label -> shipped folder name: `demo_weights`, or one folder named like the plugin.
+        The first is the plugin's headline model."""
+        return dict(cls.demo_weights) or {cls.name: cls.name}
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if inspect.isabstract(cls) or cls.__dict__.get("_abstract", False):

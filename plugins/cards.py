@@ -47,6 +47,12 @@ def format_metric(metric: dict[str, Any]) -> str:
     return f"{text} {unit}".strip()
 
 
+def repo_id_for(folder_name: str) -> str:
+    """Hub repo of a shipped folder: `DSL_HUB_REPO_<FOLDER>` (dashes as underscores) or dsl-hub/<folder>."""
+    variable = "DSL_HUB_REPO_" + folder_name.upper().replace("-", "_")
+    return os.environ.get(variable) or f"{os.environ.get('DSL_HUB_OWNER', DEFAULT_HUB_OWNER)}/{folder_name}"
+
+
 def default_repo_id(plugin) -> str:
     return f"{DEFAULT_HUB_OWNER}/{plugin.name}"
 
@@ -134,7 +140,7 @@ def write_model_card(plugin, folder: Path, results: dict[str, Any], repo_id: str
 
 def main(argv: list[str] | None = None) -> int:
     """Rewrite the card of a saved model folder from its results.json, for the repo it will be published
-    as (by default `dsl-hub/<folder name>`): what to run after copying a run's model/ into pretrained/."""
+    as (`repo_id_for` the folder's name): what to run after copying a run's model/ into pretrained/."""
     import argparse
     import json
 
@@ -142,14 +148,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m plugins.cards", description=main.__doc__)
     parser.add_argument("folders", nargs="+", type=Path, help="save_pretrained folders with a results.json")
-    parser.add_argument("--owner", default=DEFAULT_HUB_OWNER, help="Hub user or organisation of the repo id")
     args = parser.parse_args(argv)
     for folder in args.folders:
         results_file = folder / "results.json"
         if not results_file.is_file():
             parser.error(f"{folder} has no results.json: is it a model folder written by train.py?")
         results = json.loads(results_file.read_text())
-        print(write_model_card(get_plugin(results["plugin"]), folder, results, f"{args.owner}/{folder.resolve().name}"))
+        print(write_model_card(get_plugin(results["plugin"]), folder, results, repo_id_for(folder.resolve().name)))
     return 0
 
 

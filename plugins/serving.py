@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cards import DEFAULT_HUB_OWNER
+from .cards import repo_id_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED_ROOT = Path(os.environ.get("DSL_HUB_PRETRAINED", REPO_ROOT / "pretrained"))
@@ -34,12 +34,6 @@ class DemoModel:
 
         metrics = self.results.get("test", {}).get("metrics", [])
         return f"{metrics[0]['name']} {format_metric(metrics[0])}" if metrics else ""
-
-
-def repo_id_for(folder_name: str) -> str:
-    """Hub repo of a shipped folder: `DSL_HUB_REPO_<FOLDER>` (dashes as underscores) or dsl-hub/<folder>."""
-    variable = "DSL_HUB_REPO_" + folder_name.upper().replace("-", "_")
-    return os.environ.get(variable) or f"{os.environ.get('DSL_HUB_OWNER', DEFAULT_HUB_OWNER)}/{folder_name}"
 
 
 def resolve_weights(folder_name: str) -> tuple[Path, str]:
@@ -66,7 +60,7 @@ def resolve_weights(folder_name: str) -> tuple[Path, str]:
 def load_demo_models(plugin) -> tuple[dict[str, DemoModel], dict[str, str]]:
     """Load every weight folder a plugin's demo offers; returns (loaded, failed label -> reason)."""
     loaded, failed = {}, {}
-    for label, folder_name in (plugin.demo_weights or {plugin.name: plugin.name}).items():
+    for label, folder_name in plugin.weight_folders().items():
         try:
             folder, source = resolve_weights(folder_name)
             results_file = folder / "results.json"

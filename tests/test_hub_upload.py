@@ -22,7 +22,7 @@ from plugins.registry import get_plugin, plugin_names
 
 FAKE_TOKEN = "hf_FAKEfakeFAKEfake0123456789abcdefXYZ"
 SHIPPED = [(name, folder) for name in plugin_names()
-           for folder in (get_plugin(name).demo_weights or {name: name}).values()
+           for folder in get_plugin(name).weight_folders().values()
            if (REPO_ROOT / "pretrained" / folder / "config.json").is_file()]
 # The failure paths need a model that is ready to publish; any shipped one will do.
 PUBLISHABLE = SHIPPED[0][0] if SHIPPED else "mnist-cnn"
@@ -60,7 +60,7 @@ def test_dry_run_folder_is_complete_and_loads_in_a_fresh_process(plugin, folder,
 
 @pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(), reason="mnist-cnn is not shipped")
 def test_space_folder_copied_alone_starts_and_answers(tmp_path):
-    result = hub_upload(PUBLISHABLE, "--repo-id", f"tester/{PUBLISHABLE}", "--space", "--dry-run", str(tmp_path / "out"))
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space", "--dry-run", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     alone = tmp_path / "elsewhere" / "space"
     shutil.copytree(tmp_path / "out" / "spaces" / "mnist-cnn", alone)

@@ -1,6 +1,5 @@
 """Preparing drawings and photos like MNIST, and refusing what cannot be a digit."""
 
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings

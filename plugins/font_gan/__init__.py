@@ -341,7 +341,7 @@ def quality_main(argv: list[str] | None = None) -> int:
 
     from safetensors.torch import load_file
 
-    from ..cards import DEFAULT_HUB_OWNER, write_model_card
+    from ..cards import repo_id_for, write_model_card
     from ..registry import get_plugin
 
     parser = argparse.ArgumentParser(description="Fréchet distance and diversity of a trained generator")
@@ -362,6 +362,6 @@ def quality_main(argv: list[str] | None = None) -> int:
         report = plugin.measure(plugin.load_for_demo(args.model_dir), data, args.model_dir)
         results["test"] = report
         (args.model_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        write_model_card(plugin, args.model_dir, results, f"{DEFAULT_HUB_OWNER}/{args.model_dir.resolve().name}")
+        write_model_card(plugin, args.model_dir, results, repo_id_for(args.model_dir.resolve().name))
     print(json.dumps(report.get("quality", report.get("note")), indent=2))
     return 0

@@ -130,13 +130,15 @@ def load_mnist(data_dir: Path | None, train_on_all: bool = False) -> DataSplits:
     if train_on_all:
         train = permutation
     images, labels = arrays["train_images"], arrays["train_labels"]
+    split = ("all 60,000 for training, as the lecture; validation is a subset of them" if train_on_all
+             else "a fixed split of the 60,000")
     return DataSplits(
         train=to_dataset(images[train], labels[train]),
         validation=to_dataset(images[validation], labels[validation]),
         test=to_dataset(arrays["test_images"], arrays["test_labels"]),
         description=(
             f"MNIST (LeCun, Cortes, Burges) from {source}: {len(train):,} training and {len(validation):,} "
-            f"validation images ({'all 60,000 for training, as the lecture; validation is a subset of them' if train_on_all else 'a fixed split of the 60,000'}), "
+            f"validation images ({split}), "
             f"{len(arrays['test_labels']):,} official test images"
         ),
     )
