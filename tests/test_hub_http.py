@@ -26,6 +26,18 @@ def test_classifies_handwritten_digits(client, tmp_path):
     assert len(confidences) == 3 and confidences[0]["confidence"] >= confidences[1]["confidence"]
 
 
+def test_a_client_given_one_tls_context_classifies_too(hub, tmp_path):
+    # the README's faster client (bench/bench_mnist.py --http): gradio_client hands `ssl_verify` on to
+    # httpx's `verify`, which also takes a ready SSLContext (documented by httpx, not by gradio_client)
+    import ssl
+
+    import certifi
+
+    client = Client(hub.url, verbose=False, ssl_verify=ssl.create_default_context(cafile=certifi.where()))
+    (path, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
+    assert client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify")["label"] == label
+
+
 def test_explain_returns_the_model_input_and_feature_maps(client, tmp_path):
     (path, label), *_ = digit_pictures(tmp_path, DATASETS / "mnist", count=1)
     prediction, model_input, feature_maps = client.predict(handle_file(str(path)), "best (ours)",

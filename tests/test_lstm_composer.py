@@ -55,6 +55,22 @@ def test_stateful_steps_give_the_logits_of_full_recomputation():
         assert torch.allclose(logits[0], whole[position], atol=1e-5), position
 
 
+def test_stateful_steps_follow_weights_changed_after_the_first_composition():
+    # the step's weight layout is cached: a training step (in-place update) or a dtype change must renew it
+    model = tiny_model(num_layers=2)
+    ids = random_ids(12, seed=4)
+    model.compose_ids([BOS], 4, strategy="greedy")  # builds the cached layout
+    with torch.no_grad():
+        for parameter in model.lstm.parameters():
+            parameter.mul_(1.5)
+        model.embedding.weight.add_(0.1)
+    for dtype in (torch.float32, torch.float64):
+        model.to(dtype)
+        whole = model(input_ids=ids).logits[0]
+        logits, _ = model.step(ids[:, 11], model(input_ids=ids[:, :11]).state)
+        assert torch.allclose(logits[0], whole[11].float(), atol=1e-5), dtype
+
+
 def test_greedy_generation_is_the_argmax_of_the_recomputed_sequence():
     model = tiny_model()
     primer = [BOS, *random_ids(5, seed=2)[0].tolist()]

@@ -88,6 +88,81 @@ class AdaptiveTemperatureLogitsWarper(LogitsProcessor):
         return scores / self.temperature.to(scores.device, scores.dtype)[:, None]
 
 
+@dataclass(frozen=True)
+class LstmStepWeights:
+    """nn.LSTM's weights laid out for `LstmStepper` (gates reordered i, f, o | g)."""
+
+    token_gates: torch.Tensor  # layer 0's input gates with both its biases, for every token: (vocab, 4 size)
+    recurrent: torch.Tensor  # W_hh of every layer, transposed: (layers, size, 4 size)
+    bias: torch.Tensor  # b_ih + b_hh of layers 1.. (zeros for layer 0, whose biases are in token_gates): (layers, 1, 4 size)
+    inputs: list[torch.Tensor]  # W_ih of layers 1.., transposed: (size, 4 size) each
+
+    @classmethod
+    def from_modules(cls, lstm: nn.LSTM, embedding: nn.Embedding) -> LstmStepWeights:
+        size = lstm.hidden_size
+        order = torch.cat([torch.arange(2 * size), torch.arange(3 * size, 4 * size), torch.arange(2 * size, 3 * size)])
+        (first_input, _, first_bias_input, first_bias_hidden), *upper = lstm.all_weights
+        return cls(
+            token_gates=torch.addmm((first_bias_input + first_bias_hidden)[order], embedding.weight,
+                                    first_input[order].t()),
+            recurrent=torch.stack([weights[1][order].t() for weights in lstm.all_weights]),
+            bias=torch.stack([torch.zeros_like(first_bias_input)]
+                             + [(bias_input + bias_hidden)[order] for _, _, bias_input, bias_hidden in upper])[:, None],
+            inputs=[weight_input[order].t().contiguous() for weight_input, *_ in upper],
+        )
+
+
+class LstmStepper:
+    """The stacked LSTM advanced one token at a time, for a fixed batch, in buffers made once.
+
+    Why not nn.LSTM for one step: its oneDNN kernel re-packs the weights on every call, several times the
+    cost of the step. At batch 1 a step is bound by reading the weights from memory (about 5 MB for the
+    shipped model, ~80 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
+    input gates are precomputed for every token; the recurrent products of all layers are one batched
+    product; the gates are reordered (i, f, o | g) so that one sigmoid and one tanh cover them; and every
+    view and output buffer exists before the first step, leaving about 20 calls and no allocation per step.
+    Same maths as nn.LSTM (gates i, f, g, o; c' = f c + i g; h' = o tanh(c')).
+    """
+
+    def __init__(self, weights: LstmStepWeights, hidden: torch.Tensor, cell: torch.Tensor):
+        # hidden, cell: (layers, batch, size), as the `state` of forward; copied, never written.
+        self.weights = weights
+        self.hidden = hidden.clone(memory_format=torch.contiguous_format)
+        self.cell = cell.clone(memory_format=torch.contiguous_format)
+        size = self.hidden.shape[-1]
+        self.gates = self.hidden.new_empty(*self.hidden.shape[:2], 4 * size)
+        cell_tanh = torch.empty_like(self.cell)
+        self.layers = [
+            (gates, gates[:, :3 * size], gates[:, :size], gates[:, size:2 * size], gates[:, 2 * size:3 * size],
+             gates[:, 3 * size:], self.cell[layer], cell_tanh[layer], self.hidden[layer])
+            for layer, gates in enumerate(self.gates)
+        ]
+
+    def advance(self, token_ids: torch.LongTensor) -> torch.Tensor:
+        """Feed one token per sequence (batch,); returns the top layer's new hidden state (batch, size), a view
+        of a buffer that the next call overwrites."""
+        weights = self.weights
+        torch.baddbmm(weights.bias, self.hidden, weights.recurrent, out=self.gates)  # every layer's h W_hh + b
+        below = None
+        for layer, (gates, sigmoid_gates, input_gate, forget_gate, output_gate, candidate, cell, cell_tanh,
+                    hidden) in enumerate(self.layers):
+            if layer:
+                gates.addmm_(below, weights.inputs[layer - 1])
+            else:
+                gates.add_(weights.token_gates.index_select(0, token_ids))
+            sigmoid_gates.sigmoid_()
+            candidate.tanh_()
+            cell.mul_(forget_gate).addcmul_(input_gate, candidate)
+            torch.mul(output_gate, torch.tanh(cell, out=cell_tanh), out=hidden)
+            below = hidden
+        return below
+
+    def reorder(self, rows: torch.LongTensor) -> None:
+        """Keep the state of sequences `rows` (batch,), e.g. the beams that survive a step of beam search."""
+        self.hidden.copy_(self.hidden[:, rows])
+        self.cell.copy_(self.cell[:, rows])
+
+
 class LstmComposerPreTrainedModel(PreTrainedModel):
     config_class = LstmComposerConfig
     base_model_prefix = "lstm_composer"
@@ -126,6 +201,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         self.codec: Codec = codec_from_config(config)
+        self._step_weights: tuple[tuple, LstmStepWeights] | None = None  # (weights' identity, layout): `_stepper`
         self.post_init()
 
     def forward(
@@ -204,50 +280,36 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         if not primer or any(not 0 <= int(index) < self.config.vocab_size for index in primer):
             raise ValueError("the primer must be a non-empty list of ids of this model's vocabulary")
 
-    def _step_parameters(self):
-        """The weights one step reads, laid out for it: layer 0's input gates precomputed for every token
-        (vocab, 4 * hidden) with its recurrent weights, and for each layer above, input and recurrent weights
-        stacked so that one matrix product gives its gates."""
-        (first_input, first_hidden, first_bias_input, first_bias_hidden), *upper = self.lstm.all_weights
-        token_gates = torch.addmm(first_bias_input + first_bias_hidden, self.embedding.weight, first_input.t())
-        stacked = [(torch.cat([weight_input, weight_hidden], dim=1).t().contiguous(), bias_input + bias_hidden)
-                   for weight_input, weight_hidden, bias_input, bias_hidden in upper]
-        return token_gates, first_hidden.t().contiguous(), stacked
-
-    def _advance(self, token_ids, hidden, cell, parameters):
-        """One LSTM step for one token per sequence; `hidden`, `cell`: per-layer lists of (batch, hidden_size).
-
-        nn.LSTM's maths (gates i, f, g, o) written out: for a single step it is several times cheaper than
-        calling nn.LSTM, whose oneDNN kernel re-packs its weights on every call. At batch 1 a step is bound by
-        reading the weights from memory, hence the precomputed token gates and the few, large products.
-        """
-        token_gates, first_recurrent, upper = parameters
-        size = hidden[0].shape[1]
-        gates = torch.addmm(token_gates[token_ids], hidden[0], first_recurrent)  # layer 0: (batch, 4 * hidden)
-        layer_input = None
-        for layer in range(len(hidden)):
-            if layer:
-                weight, bias = upper[layer - 1]
-                gates = torch.addmm(bias, torch.cat([layer_input, hidden[layer]], dim=1), weight)
-            input_gate, forget_gate, _, output_gate = gates.sigmoid().chunk(4, dim=1)
-            cell[layer] = torch.addcmul(forget_gate * cell[layer], input_gate, gates[:, 2 * size:3 * size].tanh())
-            hidden[layer] = layer_input = output_gate * cell[layer].tanh()
-        return self.head(layer_input).float()  # (batch, vocab); dropout is off when composing
-
     @torch.inference_mode()
     def step(self, token_ids: torch.LongTensor, state: tuple[torch.Tensor, torch.Tensor]):
         """Logits for the token after `token_ids` (batch,), continuing from `state`; returns (logits, new state).
 
         Equal (up to float rounding) to running `forward` on the whole sequence at once.
         """
-        hidden, cell = list(state[0].unbind(0)), list(state[1].unbind(0))
-        logits = self._advance(token_ids, hidden, cell, self._step_parameters())
-        return logits, (torch.stack(hidden), torch.stack(cell))
+        stepper = self._stepper(state)
+        logits = self.head(stepper.advance(token_ids)).float()  # dropout is off when composing
+        return logits, (stepper.hidden, stepper.cell)
 
-    def _prime(self, primer: list[int], batch: int):
-        """Run the primer through the LSTM at once; the logits after it and the per-layer state lists."""
-        output = self(input_ids=torch.tensor([primer], device=self.device).expand(batch, -1))
-        return output.logits[:, -1].float(), list(output.state[0].unbind(0)), list(output.state[1].unbind(0))
+    def _prime(self, primer: list[int], batch: int) -> tuple[torch.Tensor, LstmStepper]:
+        """Run the primer through the LSTM at once (one oneDNN call); the logits after it (batch, vocab) and a
+        stepper that continues from its state. The head reads the last position only."""
+        embedded = self.embedding(torch.tensor([primer], device=self.device).expand(batch, -1))
+        hidden, state = self.lstm(embedded)
+        return self.head(hidden[:, -1]).float(), self._stepper(state)
+
+    def _stepper(self, state: tuple[torch.Tensor, torch.Tensor]) -> LstmStepper:
+        """A stepper continuing from `state`. Its weight layout is made once (a few ms) and reused until a
+        weight changes (training steps and loading bump the tensors' version counters; `.to` moves them)."""
+        parameters = (*self.embedding.parameters(), *self.lstm.parameters())
+        key = tuple((parameter.data_ptr(), parameter.dtype, parameter._version) for parameter in parameters)
+        if self._step_weights is None or self._step_weights[0] != key:
+            self._step_weights = (key, LstmStepWeights.from_modules(self.lstm, self.embedding))
+        return LstmStepper(self._step_weights[1], *state)
+
+    def _musical_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's weight (hidden, musical tokens) and bias for the musical tokens, laid out for addmm."""
+        special = len(SPECIAL_TOKENS)
+        return self.head.weight[special:].t().contiguous(), self.head.bias[special:]
 
     @torch.inference_mode()
     def compose_ids(
@@ -288,10 +350,12 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         start = len(primer)
         sequence = torch.empty(num_sequences, start + num_tokens, dtype=torch.long, device=self.device)
         sequence[:, :start] = torch.tensor(primer, device=self.device)
-        logits, hidden, cell = self._prime(primer, num_sequences)
-        parameters = self._step_parameters()
+        logits, stepper = self._prime(primer, num_sequences)
+        head_weight, head_bias = self._musical_head()
+        scores = logits[:, special:]  # musical tokens only: special tokens are never generated
         for step in range(num_tokens):
-            scores = processors(sequence[:, :start + step], logits[:, special:])  # musical tokens only
+            if processors:
+                scores = processors(sequence[:, :start + step], scores)
             if greedy:
                 token = scores.argmax(dim=-1) + special
             else:
@@ -299,7 +363,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
                 token = (torch.multinomial(probabilities, 1, generator=generator)[:, 0] + special).to(self.device)
             sequence[:, start + step] = token
             if step + 1 < num_tokens:
-                logits = self._advance(token, hidden, cell, parameters)  # one step, not a window
+                scores = torch.addmm(head_bias, stepper.advance(token), head_weight).float()  # one step, not a window
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         return sequence[:, start:].tolist()
@@ -313,19 +377,20 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         likely than greedy decoding.
         """
         special = len(SPECIAL_TOKENS)
-        logits, hidden, cell = self._prime(primer, 1)
-        parameters = self._step_parameters()
+        beams = min(num_beams, self.config.vocab_size - special)
+        logits, stepper = self._prime(primer, beams)  # every beam starts as the primer; one is kept at first
+        head_weight, head_bias = self._musical_head()
+        log_probs = logits[:1, special:].log_softmax(dim=-1)  # (beams, musical tokens)
         sequences = torch.empty(1, 0, dtype=torch.long, device=self.device)
         scores = torch.zeros(1, device=self.device)
         for step in range(num_tokens):
-            log_probs = logits[:, special:].log_softmax(dim=-1)  # (beams, musical tokens)
             candidates = (scores[:, None] + log_probs).view(-1)
-            scores, flat = candidates.topk(min(num_beams, candidates.numel()))
+            scores, flat = candidates.topk(beams)
             beam, token = flat // log_probs.shape[1], flat % log_probs.shape[1] + special
             sequences = torch.cat([sequences[beam], token[:, None]], dim=1)
-            hidden, cell = [state[beam] for state in hidden], [state[beam] for state in cell]
+            stepper.reorder(beam)
             if step + 1 < num_tokens:
-                logits = self._advance(token, hidden, cell, parameters)
+                log_probs = torch.addmm(head_bias, stepper.advance(token), head_weight).float().log_softmax(dim=-1)
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         best, best_score = sequences[0].tolist(), float(scores[0])
@@ -383,5 +448,6 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
                                         self.config.program if program is None else program)
 
 
-__all__ = ["LstmComposerPreTrainedModel", "LstmComposerForCausalLM", "LstmComposerOutput",
+__all__ = ["LstmComposerPreTrainedModel", "LstmComposerForCausalLM", "LstmComposerOutput", "LstmStepper",
+           "LstmStepWeights",
            "AdaptiveTemperatureLogitsWarper", "STRATEGIES"]
