@@ -13,6 +13,17 @@ def binomial_error(accuracy: float, count: int) -> float:
     return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / max(1, count))
 
 
+def keras_categorical_crossentropy(logits: torch.Tensor, labels: torch.LongTensor, clip: float = 1e-7) -> torch.Tensor:
+    """Mean cross-entropy as Keras computes it on a softmax output (the lecture's `categorical_crossentropy`).
+
+    Keras clips the probabilities to [clip, 1 - clip] before the logarithm, so an example whose true class
+    has probability below `clip` (a confidently wrong or mislabelled digit) or above 1 - clip adds a
+    constant and no gradient; inside the clip it equals `F.cross_entropy` in value and gradient.
+    """
+    true_class = logits.float().softmax(-1).gather(1, labels[:, None]).clamp(clip, 1.0 - clip)
+    return -true_class.log().mean()
+
+
 @torch.no_grad()
 def gather_logits(model, dataloader, accelerator) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, labels) of a whole prepared dataloader, gathered from every process without the padding

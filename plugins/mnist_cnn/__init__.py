@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from models.cnn_classifier import CnnClassifierConfig, CnnClassifierForImageClassification
 
 from ..base import DataSplits, Plugin, TrainingParts, TrainingRecipe
-from ..classification import binomial_error, gather_logits, loss_and_accuracy
+from ..classification import binomial_error, gather_logits, keras_categorical_crossentropy, loss_and_accuracy
 from ..images import confusion_matrix_picture, tile
 from ..registry import register_plugin
 from .data import load_mnist, synthetic_digits, to_dataset
@@ -85,7 +85,10 @@ class MnistCnnPlugin(Plugin):
         if augment:
             pixel_values = random_affine(pixel_values, **augment)
         logits = parts.model(pixel_values=pixel_values).logits
-        loss = F.cross_entropy(logits, labels, label_smoothing=recipe.options.get("label_smoothing", 0.0))
+        if recipe.options.get("keras_probability_clip"):  # the lecture's loss, as Keras computed it
+            loss = keras_categorical_crossentropy(logits, labels, recipe.options["keras_probability_clip"])
+        else:
+            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.options.get("label_smoothing", 0.0))
         accelerator.backward(loss)
         if recipe.max_grad_norm and accelerator.sync_gradients:
             accelerator.clip_grad_norm_(parts.model.parameters(), recipe.max_grad_norm)
@@ -133,12 +136,16 @@ class MnistCnnPlugin(Plugin):
 
     # -------------------------------------------------------------- card
     def model_card(self, results):
+        options = results.get("recipe", {}).get("options", {})
         held_out = ("it trained on all 60,000 training images, as the lecture did, so its validation figures "
-                    "are not held out" if results.get("recipe", {}).get("options", {}).get("train_on_all_60k")
+                    "are not held out" if options.get("train_on_all_60k")
                     else "the validation split is held out of the 60,000 training images")
+        loss = (f" Its training loss was Keras' categorical cross-entropy on the softmax output, probabilities "
+                f"clipped at {options['keras_probability_clip']:g} as Keras does; the test loss below is the "
+                "unclipped cross-entropy." if options.get("keras_probability_clip") else "")
         lines = ["## Evaluation", "",
                  f"Accuracy on the official 10,000 MNIST test images, which training never saw ({held_out}). "
-                 "The error is the binomial standard error sqrt(p(1-p)/n).", ""]
+                 f"The error is the binomial standard error sqrt(p(1-p)/n).{loss}", ""]
         test = results.get("test", {})
         if test.get("confusion_matrix"):
             lines += ["![Confusion matrix](confusion_matrix.png)", ""]

@@ -10,6 +10,10 @@ from ..base import Preset, TrainingRecipe
 
 DIGIT_LABELS = {i: str(i) for i in range(10)}
 KERAS_ADADELTA = {"rho": 0.95, "eps": 1e-7}
+# How the lecture trained (Keras 2 `fit`): all 60,000 images, and `categorical_crossentropy` on the softmax
+# output, which clips probabilities at 1e-7 so confidently wrong digits give no gradient (without the clip
+# the 01a replica scored 0.07 points lower over five seeds; README, Results).
+KERAS_FIT = {"train_on_all_60k": True, "keras_probability_clip": 1e-7}
 
 PRESETS = {
     "lecture-01": Preset(
@@ -22,7 +26,7 @@ PRESETS = {
         ),
         training=TrainingRecipe(epochs=20, batch_size=32, learning_rate=1.0, optimizer="adadelta",
                                 optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200,
-                                options={"train_on_all_60k": True}),
+                                options=KERAS_FIT),
         reference="98.74 % test accuracy (126 of 10,000 wrong) after 20 epochs",
     ),
     "lecture-01a": Preset(
@@ -35,7 +39,7 @@ PRESETS = {
         ),
         training=TrainingRecipe(epochs=20, batch_size=32, learning_rate=1.0, optimizer="adadelta",
                                 optimizer_options=KERAS_ADADELTA, checkpoint_every=5000, log_every=200,
-                                options={"train_on_all_60k": True}),
+                                options=KERAS_FIT),
         reference="99.48 % test accuracy (52 of 10,000 wrong)",
     ),
     "best": Preset(

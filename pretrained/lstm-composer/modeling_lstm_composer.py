@@ -117,7 +117,7 @@ class LstmStepper:
 
     Why not nn.LSTM for one step: its oneDNN kernel re-packs the weights on every call, several times the
     cost of the step. At batch 1 a step is bound by reading the weights from memory (about 5 MB for the
-    shipped model, ~80 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
+    shipped model, ~90 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
     input gates are precomputed for every token; the recurrent products of all layers are one batched
     product; the gates are reordered (i, f, o | g) so that one sigmoid and one tanh cover them; and every
     view and output buffer exists before the first step, leaving about 20 calls and no allocation per step.
