@@ -53,10 +53,6 @@ def repo_id_for(folder_name: str) -> str:
     return os.environ.get(variable) or f"{os.environ.get('DSL_HUB_OWNER', DEFAULT_HUB_OWNER)}/{folder_name}"
 
 
-def default_repo_id(plugin) -> str:
-    return f"{DEFAULT_HUB_OWNER}/{plugin.name}"
-
-
 def card_metadata(plugin, results: dict[str, Any], repo_id: str) -> dict[str, Any]:
     metrics = results.get("test", {}).get("metrics", [])
     metadata = {
@@ -83,7 +79,7 @@ def card_metadata(plugin, results: dict[str, Any], repo_id: str) -> dict[str, An
 
 
 def render_model_card(plugin, results: dict[str, Any], repo_id: str | None = None) -> str:
-    repo_id = repo_id or default_repo_id(plugin)
+    repo_id = repo_id or repo_id_for(plugin.name)  # a run's model/ folder: name the plugin's repo
     metadata = card_metadata(plugin, results, repo_id)
     metrics = results.get("test", {}).get("metrics", [])
     lines = [
