@@ -5,7 +5,9 @@
 Lecture style (1304-example-04/05, written here in PyTorch): training cuts the
 token stream into 128-token windows and predicts only the token after each
 window; generation feeds a 128-token window and re-runs all of it for every
-new token (`x[:, :-1] = x[:, 1:]; x[:, -1] = idx`). Ours: the composer's own
+new token (`x[:, :-1] = x[:, 1:]; x[:, -1] = idx`), 512 tokens after a
+128-token seed by default, as the lecture's loop (`for seq in range(512)`) and
+our `compose_ids` do. Ours: the composer's own
 `forward` on chunks of 128 with a loss on every position, and its stateful
 `compose_ids`, which carries (h, c) and costs one LSTM step per token. Both use
 the same `LstmComposerForCausalLM` weights (the shipped model's size), the
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM  # noqa: E402
 from models.lstm_composer.midi_codec import PerformanceCodec, read_score  # noqa: E402
+from models.lstm_composer.modeling_lstm_composer import draw  # noqa: E402
 from plugins.cards import describe_hardware  # noqa: E402
 from plugins.lstm_composer.audio import render  # noqa: E402
 from plugins.lstm_composer.data import chunk_stream, find_midi_files  # noqa: E402
@@ -83,7 +86,7 @@ def main() -> int:
     parser.add_argument("--weights", type=Path, help="a save_pretrained folder (default: the best preset, untrained)")
     parser.add_argument("--files", type=int, default=60, help="corpus files to tokenise (spread over the folder)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch (both loops)")
-    parser.add_argument("--tokens", type=int, default=256, help="tokens generated per timed call")
+    parser.add_argument("--tokens", type=int, default=512, help="tokens generated per timed call (the lecture's 512)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -140,14 +143,14 @@ def main() -> int:
                     if greedy:
                         token = logits.argmax(-1) + 3
                     else:
-                        token = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0] + 3
+                        token = draw(logits.softmax(-1), generator) + 3  # the composer's sampler, on both sides
                     window = torch.cat([window[:, 1:], token[:, None]], dim=1)  # roll the window
             finally:
                 torch.set_num_threads(previous)
         return run
 
     generation = {}
-    for batch_size, greedy in ((1, True), (16, True), (16, False)):
+    for batch_size, greedy in ((1, True), (1, False), (16, True), (16, False)):
         label = f"batch {batch_size}, {'greedy' if greedy else 'sampling'}"
         generation[label] = median_rate(
             {"ours": ours_generate(batch_size, greedy), "lecture": lecture_generate(batch_size, greedy)},

@@ -7,7 +7,13 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import BOS, SPECIAL_TOKENS, LectureCodec, PerformanceCodec, midi_bytes
-from models.lstm_composer.modeling_lstm_composer import AdaptiveTemperatureLogitsWarper
+from models.lstm_composer.modeling_lstm_composer import (
+    AdaptiveTemperatureLogitsWarper,
+    LstmStepper,
+    LstmStepWeights,
+    _onednn_packing_works,
+    draw,
+)
 
 VOCABULARY = PerformanceCodec().vocabulary
 
@@ -53,6 +59,29 @@ def test_stateful_steps_give_the_logits_of_full_recomputation():
     for position in range(10, 40):
         logits, state = model.step(ids[:, position], state)
         assert torch.allclose(logits[0], whole[position], atol=1e-5), position
+
+
+@pytest.mark.parametrize("layout", ["copies", "views", "onednn"])
+def test_every_step_weight_layout_gives_the_logits_of_full_recomputation(layout):
+    if layout == "onednn" and not _onednn_packing_works(torch.float32, torch.device("cpu")):
+        pytest.skip("this PyTorch has no usable oneDNN packed linear")
+    model = tiny_model(num_layers=3)
+    ids = torch.cat([random_ids(30, seed=seed) for seed in range(4)])  # 4 sequences stepped together
+    whole = model(input_ids=ids).logits[:, :, len(SPECIAL_TOKENS):]
+    with torch.inference_mode():  # as when composing
+        weights = LstmStepWeights.from_modules(model.lstm, model.embedding, model.head, layout)
+        stepper = LstmStepper(weights, *model(input_ids=ids[:, :10]).state)
+        for position in range(10, 30):
+            logits = weights.head(stepper.advance(ids[:, position]))
+            assert torch.allclose(logits, whole[:, position], atol=1e-5), position
+
+
+def test_a_batch_of_greedy_pieces_equals_the_single_greedy_piece():
+    # one sequence steps with one weight layout, 16 with another (oneDNN's packed weights where available)
+    model = tiny_model()
+    primer = [BOS, *random_ids(5, seed=3)[0].tolist()]
+    single = model.compose_ids(primer, 40, strategy="greedy")
+    assert model.compose_ids(primer, 40, strategy="greedy", num_sequences=16) == single * 16
 
 
 def test_stateful_steps_follow_weights_changed_after_the_first_composition():
@@ -102,6 +131,16 @@ def test_seeds_reproduce_pieces_and_special_tokens_are_never_generated():
     assert min(one) >= len(SPECIAL_TOKENS) and len(one) == 200
     batch = model.compose_ids(None, 50, strategy="adaptive", seed=3, num_sequences=3)
     assert len(batch) == 3 and len({tuple(row) for row in batch}) == 3
+
+
+def test_draw_picks_what_torch_multinomial_picks_and_never_a_zero_probability():
+    probabilities = torch.rand(16, 40).softmax(-1)
+    probabilities[:, ::3] = 0.0  # as top-k / top-p leave them
+    ours, torchs = torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)
+    for _ in range(50):
+        drawn = draw(probabilities, ours)
+        assert drawn.tolist() == torch.multinomial(probabilities, 1, generator=torchs)[:, 0].tolist()
+        assert (drawn % 3 != 0).all()
 
 
 def test_top_k_1_and_tiny_top_p_sample_the_greedy_piece():

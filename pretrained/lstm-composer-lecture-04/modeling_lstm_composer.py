@@ -16,6 +16,7 @@ adaptive temperature) and "beam". Everything random draws from a
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 from dataclasses import dataclass
 
@@ -45,6 +46,17 @@ class LstmComposerOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     state: tuple[torch.Tensor, torch.Tensor] | None = None
+
+
+def draw(probabilities: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One index per row of `probabilities` (rows, classes), drawn with those probabilities.
+
+    The exponential race argmax(p / q), q ~ Exp(1): what torch.multinomial computes for one sample (the same
+    draws from the same generator), without its input checks, which cost more than the draw (18 vs 7 us a
+    token at batch 1). Rows come from a softmax, so they need none.
+    """
+    race = torch.empty_like(probabilities).exponential_(generator=generator)
+    return torch.div(probabilities, race, out=race).argmax(dim=-1)
 
 
 @contextlib.contextmanager
@@ -88,28 +100,97 @@ class AdaptiveTemperatureLogitsWarper(LogitsProcessor):
         return scores / self.temperature.to(scores.device, scores.dtype)[:, None]
 
 
+def _onednn_linear(rows: torch.Tensor, packed_weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    return torch.ops.mkldnn._linear_pointwise(rows, packed_weight, bias, "none", [], "")
+
+
+@functools.lru_cache(maxsize=None)
+def _onednn_packing_works(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether oneDNN's packed linear (the kernels nn.LSTM itself runs on CPU) can be used here. Its ops are
+    private to PyTorch, so they are tried on a small product and any failure or disagreement means no."""
+    if dtype != torch.float32 or device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        generator = torch.Generator().manual_seed(0)
+        weight, rows = torch.randn(64, 32, generator=generator), torch.randn(4, 32, generator=generator)
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight)
+        return bool(torch.allclose(_onednn_linear(rows, packed, None), rows @ weight.t(), atol=1e-4))
+    except Exception:  # noqa: BLE001 - an op missing or changed in this PyTorch: use the public products
+        return False
+
+
 @dataclass(frozen=True)
 class LstmStepWeights:
-    """nn.LSTM's weights laid out for `LstmStepper` (gates reordered i, f, o | g)."""
+    """The weights a generation step reads, laid out for `LstmStepper` (gates reordered i, f, o | g).
 
+    The products' speed depends on their layout and on the rows (sequences) per step; measured on one
+    core for the shipped model's five LSTM products:
+    - "copies": contiguous (in, out) copies for MKL, fastest for 1-2 rows (97 us at one row; 105 as views);
+    - "onednn": oneDNN's packed weights, from 3 rows (160 us at 4 rows, 272 at 16) when available;
+    - "views": transposed views of PyTorch's (out, in) weights for MKL otherwise (277 at 4, 590 at 16;
+      contiguous copies take 459 and 746 there).
+    """
+
+    layout: str
     token_gates: torch.Tensor  # layer 0's input gates with both its biases, for every token: (vocab, 4 size)
-    recurrent: torch.Tensor  # W_hh of every layer, transposed: (layers, size, 4 size)
     bias: torch.Tensor  # b_ih + b_hh of layers 1.. (zeros for layer 0, whose biases are in token_gates): (layers, 1, 4 size)
-    inputs: list[torch.Tensor]  # W_ih of layers 1.., transposed: (size, 4 size) each
+    recurrent: torch.Tensor | list[torch.Tensor]  # W_hh of every layer: (layers, size, 4 size), or packed each
+    inputs: list[torch.Tensor]  # W_ih of layers 1..: (size, 4 size) each, or packed
+    head_weight: torch.Tensor  # the head for musical tokens only (special ones are never generated): (size, tokens), or packed
+    head_bias: torch.Tensor  # (tokens,)
+
+    @staticmethod
+    def layout_for(rows: int, dtype: torch.dtype, device: torch.device) -> str:
+        if rows <= 2:
+            return "copies"
+        return "onednn" if _onednn_packing_works(dtype, device) else "views"
 
     @classmethod
-    def from_modules(cls, lstm: nn.LSTM, embedding: nn.Embedding) -> LstmStepWeights:
+    def from_modules(cls, lstm: nn.LSTM, embedding: nn.Embedding, head: nn.Linear, layout: str) -> LstmStepWeights:
         size = lstm.hidden_size
         order = torch.cat([torch.arange(2 * size), torch.arange(3 * size, 4 * size), torch.arange(2 * size, 3 * size)])
+
+        def laid_out(weight: torch.Tensor) -> torch.Tensor:  # (..., out, in) as the layout wants it
+            if layout == "onednn":
+                return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
+            transposed = weight.transpose(-2, -1)  # (..., in, out)
+            return transposed.contiguous() if layout == "copies" else transposed
+
         (first_input, _, first_bias_input, first_bias_hidden), *upper = lstm.all_weights
+        recurrent = torch.stack([weights[1][order] for weights in lstm.all_weights])
+        special = len(SPECIAL_TOKENS)
         return cls(
+            layout=layout,
             token_gates=torch.addmm((first_bias_input + first_bias_hidden)[order], embedding.weight,
                                     first_input[order].t()),
-            recurrent=torch.stack([weights[1][order].t() for weights in lstm.all_weights]),
             bias=torch.stack([torch.zeros_like(first_bias_input)]
                              + [(bias_input + bias_hidden)[order] for _, _, bias_input, bias_hidden in upper])[:, None],
-            inputs=[weight_input[order].t().contiguous() for weight_input, *_ in upper],
+            recurrent=[laid_out(layer) for layer in recurrent] if layout == "onednn" else laid_out(recurrent),
+            inputs=[laid_out(weight_input[order]) for weight_input, *_ in upper],
+            head_weight=laid_out(head.weight[special:]),
+            head_bias=head.bias[special:],
         )
+
+    def recurrent_into(self, hidden: torch.Tensor, gates: torch.Tensor) -> None:
+        """gates = h W_hh + b for every layer: hidden (layers, batch, size) -> gates (layers, batch, 4 size)."""
+        if self.layout == "onednn":
+            for layer, weight in enumerate(self.recurrent):
+                gates[layer].copy_(_onednn_linear(hidden[layer], weight, self.bias[layer, 0]))
+        else:
+            torch.baddbmm(self.bias, hidden, self.recurrent, out=gates)
+
+    def add_input(self, layer: int, below: torch.Tensor, gates: torch.Tensor) -> None:
+        """gates += x W_ih for layer >= 1, whose input x is the layer below's new hidden state (batch, size)."""
+        if self.layout == "onednn":
+            gates.add_(_onednn_linear(below, self.inputs[layer - 1], None))
+        else:
+            gates.addmm_(below, self.inputs[layer - 1])
+
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits of the musical tokens (batch, tokens) from the top layer's hidden state (batch, size)."""
+        if self.layout == "onednn":
+            return _onednn_linear(hidden, self.head_weight, self.head_bias)
+        return torch.addmm(self.head_bias, hidden, self.head_weight)
 
 
 class LstmStepper:
@@ -117,10 +198,11 @@ class LstmStepper:
 
     Why not nn.LSTM for one step: its oneDNN kernel re-packs the weights on every call, several times the
     cost of the step. At batch 1 a step is bound by reading the weights from memory (about 5 MB for the
-    shipped model, ~90 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
-    input gates are precomputed for every token; the recurrent products of all layers are one batched
-    product; the gates are reordered (i, f, o | g) so that one sigmoid and one tanh cover them; and every
-    view and output buffer exists before the first step, leaving about 20 calls and no allocation per step.
+    shipped model, ~80 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
+    input gates are precomputed for every token; the recurrent products of all layers are done before
+    the layers' other work (one batched product for MKL); the gates are reordered (i, f, o | g) so that
+    one sigmoid and one tanh cover them; and every view and output buffer exists before the first step,
+    leaving about 20 calls per step. `LstmStepWeights` lays the weights out for the batch size.
     Same maths as nn.LSTM (gates i, f, g, o; c' = f c + i g; h' = o tanh(c')).
     """
 
@@ -142,12 +224,12 @@ class LstmStepper:
         """Feed one token per sequence (batch,); returns the top layer's new hidden state (batch, size), a view
         of a buffer that the next call overwrites."""
         weights = self.weights
-        torch.baddbmm(weights.bias, self.hidden, weights.recurrent, out=self.gates)  # every layer's h W_hh + b
+        weights.recurrent_into(self.hidden, self.gates)  # every layer's h W_hh + b, from the previous step
         below = None
         for layer, (gates, sigmoid_gates, input_gate, forget_gate, output_gate, candidate, cell, cell_tanh,
                     hidden) in enumerate(self.layers):
             if layer:
-                gates.addmm_(below, weights.inputs[layer - 1])
+                weights.add_input(layer, below, gates)
             else:
                 gates.add_(weights.token_gates.index_select(0, token_ids))
             sigmoid_gates.sigmoid_()
@@ -201,7 +283,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         self.codec: Codec = codec_from_config(config)
-        self._step_weights: tuple[tuple, LstmStepWeights] | None = None  # (weights' identity, layout): `_stepper`
+        self._step_weights: tuple[tuple, dict] | None = None  # (weights' identity, {layout: weights}): `_stepper`
         self.post_init()
 
     def forward(
@@ -300,16 +382,15 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
     def _stepper(self, state: tuple[torch.Tensor, torch.Tensor]) -> LstmStepper:
         """A stepper continuing from `state`. Its weight layout is made once (a few ms) and reused until a
         weight changes (training steps and loading bump the tensors' version counters; `.to` moves them)."""
-        parameters = (*self.embedding.parameters(), *self.lstm.parameters())
+        parameters = (*self.embedding.parameters(), *self.lstm.parameters(), *self.head.parameters())
         key = tuple((parameter.data_ptr(), parameter.dtype, parameter._version) for parameter in parameters)
         if self._step_weights is None or self._step_weights[0] != key:
-            self._step_weights = (key, LstmStepWeights.from_modules(self.lstm, self.embedding))
-        return LstmStepper(self._step_weights[1], *state)
-
-    def _musical_head(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The head's weight (hidden, musical tokens) and bias for the musical tokens, laid out for addmm."""
-        special = len(SPECIAL_TOKENS)
-        return self.head.weight[special:].t().contiguous(), self.head.bias[special:]
+            self._step_weights = (key, {})
+        layouts = self._step_weights[1]
+        layout = LstmStepWeights.layout_for(state[0].shape[1], self.head.weight.dtype, self.head.weight.device)
+        if layout not in layouts:
+            layouts[layout] = LstmStepWeights.from_modules(self.lstm, self.embedding, self.head, layout)
+        return LstmStepper(layouts[layout], *state)
 
     @torch.inference_mode()
     def compose_ids(
@@ -351,7 +432,6 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         sequence = torch.empty(num_sequences, start + num_tokens, dtype=torch.long, device=self.device)
         sequence[:, :start] = torch.tensor(primer, device=self.device)
         logits, stepper = self._prime(primer, num_sequences)
-        head_weight, head_bias = self._musical_head()
         scores = logits[:, special:]  # musical tokens only: special tokens are never generated
         for step in range(num_tokens):
             if processors:
@@ -359,11 +439,10 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             if greedy:
                 token = scores.argmax(dim=-1) + special
             else:
-                probabilities = scores.softmax(dim=-1).cpu()
-                token = (torch.multinomial(probabilities, 1, generator=generator)[:, 0] + special).to(self.device)
+                token = (draw(scores.softmax(dim=-1).cpu(), generator) + special).to(self.device)
             sequence[:, start + step] = token
             if step + 1 < num_tokens:
-                scores = torch.addmm(head_bias, stepper.advance(token), head_weight).float()  # one step, not a window
+                scores = stepper.weights.head(stepper.advance(token)).float()  # one step, not a window
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         return sequence[:, start:].tolist()
@@ -379,7 +458,6 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         special = len(SPECIAL_TOKENS)
         beams = min(num_beams, self.config.vocab_size - special)
         logits, stepper = self._prime(primer, beams)  # every beam starts as the primer; one is kept at first
-        head_weight, head_bias = self._musical_head()
         log_probs = logits[:1, special:].log_softmax(dim=-1)  # (beams, musical tokens)
         sequences = torch.empty(1, 0, dtype=torch.long, device=self.device)
         scores = torch.zeros(1, device=self.device)
@@ -390,7 +468,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             sequences = torch.cat([sequences[beam], token[:, None]], dim=1)
             stepper.reorder(beam)
             if step + 1 < num_tokens:
-                log_probs = torch.addmm(head_bias, stepper.advance(token), head_weight).float().log_softmax(dim=-1)
+                log_probs = stepper.weights.head(stepper.advance(token)).float().log_softmax(dim=-1)
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         best, best_score = sequences[0].tolist(), float(scores[0])
