@@ -123,12 +123,10 @@ def _onednn_packing_works(dtype: torch.dtype, device: torch.device) -> bool:
 class LstmStepWeights:
     """The weights a generation step reads, laid out for `LstmStepper` (gates reordered i, f, o | g).
 
-    The products' speed depends on their layout and on the rows (sequences) per step; measured on one
-    core for the shipped model's five LSTM products:
-    - "copies": contiguous (in, out) copies for MKL, fastest for 1-2 rows (97 us at one row; 105 as views);
-    - "onednn": oneDNN's packed weights, from 3 rows (160 us at 4 rows, 272 at 16) when available;
-    - "views": transposed views of PyTorch's (out, in) weights for MKL otherwise (277 at 4, 590 at 16;
-      contiguous copies take 459 and 746 there).
+    The products' speed depends on their layout and on the rows (sequences) per step. The shipped model's
+    five LSTM products on one core (us, at 1 / 4 / 16 rows): contiguous (in, out) copies for MKL 84 / 290 /
+    600; transposed views of PyTorch's (out, in) weights for MKL 95 / 207 / 506; oneDNN's packed weights
+    150 / 165 / 300. So "copies" for 1-2 rows, else "onednn" where it works, else "views".
     """
 
     layout: str
