@@ -4,9 +4,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# fluidsynth + a General MIDI soundfont render the composer's music; the CJK fonts are the glyph
-# data sets; chromium runs the browser tests.
-DEMO_PACKAGES := fluidsynth fluid-soundfont-gm fonts-arphic-ukai fonts-arphic-uming fonts-noto-cjk fonts-wqy-zenhei
+# fluidsynth + a General MIDI soundfont render the composer's music; gcc + libc6-dev build its compiled LSTM
+# step (optional: without them it steps with PyTorch's operators); the CJK fonts are the glyph data sets;
+# chromium runs the browser tests.
+DEMO_PACKAGES := fluidsynth fluid-soundfont-gm gcc libc6-dev fonts-arphic-ukai fonts-arphic-uming fonts-noto-cjk \
+	fonts-wqy-zenhei
 TEST_PACKAGES := $(DEMO_PACKAGES) chromium
 
 .PHONY: demo test setup system-packages test-system-packages bench clean

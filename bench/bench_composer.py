@@ -7,10 +7,13 @@ token stream into 128-token windows and predicts only the token after each
 window; generation feeds a 128-token window and re-runs all of it for every
 new token (`x[:, :-1] = x[:, 1:]; x[:, -1] = idx`), 512 tokens after a
 128-token seed by default, as the lecture's loop (`for seq in range(512)`) and
-our `compose_ids` do. Ours: the composer's own
-`forward` on chunks of 128 with a loss on every position, and its stateful
-`compose_ids`, which carries (h, c) and costs one LSTM step per token. Both use
-the same `LstmComposerForCausalLM` weights (the shipped model's size), the
+our `compose_ids` do. Ours: the composer's own `forward` on chunks of 128 with
+a loss on every position, and its stateful `compose_ids`, which carries (h, c)
+and costs one LSTM step per token. Where a C compiler exists, that step uses
+the C functions of models/lstm_composer/fused_step.py (the whole step for up
+to four sequences, each layer's state update beyond), so the table also gives
+ours with them switched off (LSTM_COMPOSER_FUSED_STEP=0: PyTorch operators
+only). All use the same `LstmComposerForCausalLM` weights (the shipped model's size), the
 same batch, the same threads and the same tokens of the corpus; each is timed
 for a few seconds after a warm-up, alternating rounds, and the median is
 reported. Audio: `render` (FluidSynth with a General MIDI soundfont, as the
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM  # noqa: E402
 from models.lstm_composer.midi_codec import PerformanceCodec, read_score  # noqa: E402
+from models.lstm_composer.fused_step import ENVIRONMENT_SWITCH  # noqa: E402
 from models.lstm_composer.modeling_lstm_composer import draw  # noqa: E402
 from plugins.cards import describe_hardware  # noqa: E402
 from plugins.lstm_composer.audio import render  # noqa: E402
@@ -41,6 +46,7 @@ from plugins.lstm_composer.data import chunk_stream, find_midi_files  # noqa: E4
 from plugins.lstm_composer.presets import PRESETS  # noqa: E402
 
 WINDOW = 128
+OPERATORS_ONLY = "ours, PyTorch operators only"
 
 
 def timed(function, seconds: float) -> float:
@@ -123,9 +129,18 @@ def main() -> int:
     # ---- generation: ours carries the state; the lecture re-runs a 128-token window per token
     primer = chunks[0, :WINDOW].tolist()
 
-    def ours_generate(batch_size: int, greedy: bool):
+    def ours_generate(batch_size: int, greedy: bool, compiled_step: bool = True):
         def run():
-            model.compose_ids(primer, args.tokens, "greedy" if greedy else "sample", seed=0, num_sequences=batch_size)
+            previous = os.environ.get(ENVIRONMENT_SWITCH)
+            os.environ[ENVIRONMENT_SWITCH] = "1" if compiled_step else "0"
+            try:
+                model.compose_ids(primer, args.tokens, "greedy" if greedy else "sample", seed=0,
+                                  num_sequences=batch_size)
+            finally:
+                if previous is None:
+                    del os.environ[ENVIRONMENT_SWITCH]
+                else:
+                    os.environ[ENVIRONMENT_SWITCH] = previous
         return run
 
     def lecture_generate(batch_size: int, greedy: bool):
@@ -152,9 +167,10 @@ def main() -> int:
     generation = {}
     for batch_size, greedy in ((1, True), (1, False), (16, True), (16, False)):
         label = f"batch {batch_size}, {'greedy' if greedy else 'sampling'}"
-        generation[label] = median_rate(
-            {"ours": ours_generate(batch_size, greedy), "lecture": lecture_generate(batch_size, greedy)},
-            {"ours": batch_size * args.tokens, "lecture": batch_size * args.tokens}, args.rounds, args.seconds)
+        contenders = {"ours": ours_generate(batch_size, greedy), "lecture": lecture_generate(batch_size, greedy),
+                      OPERATORS_ONLY: ours_generate(batch_size, greedy, compiled_step=False)}
+        generation[label] = median_rate(contenders, dict.fromkeys(contenders, batch_size * args.tokens),
+                                        args.rounds, args.seconds)
 
     # ---- audio: MIDI -> WAV with FluidSynth (what the demo plays) against the music's length
     audio_seconds = wall = 0.0
@@ -175,14 +191,17 @@ def main() -> int:
           f"{size.vocab_size} ({sum(p.numel() for p in model.parameters()):,} parameters); corpus: {len(paths)} files of "
           f"{args.data_dir.name}/, {chunks.numel():,} tokens")
     print()
-    print("| measure | ours | lecture style | ratio |")
-    print("|---|---|---|---|")
+    print("| measure | ours | lecture style | ratio | ours, PyTorch operators only (ratio) |")
+    print("|---|---|---|---|---|")
     rows = [(f"supervised tokens/s (training, batch {args.batch_size})", training)]
     rows += [(f"generated tokens/s ({label})", rates) for label, rates in generation.items()]
     for name, rates in rows:
-        print(f"| {name} | {rates['ours']:,.0f} | {rates['lecture']:,.1f} | {rates['ours'] / rates['lecture']:.0f}x |")
+        without = (f"{rates[OPERATORS_ONLY]:,.0f} ({rates[OPERATORS_ONLY] / rates['lecture']:.0f}x)"
+                   if OPERATORS_ONLY in rates else "same path (no compiled step in training)")
+        print(f"| {name} | {rates['ours']:,.0f} | {rates['lecture']:,.1f} | {rates['ours'] / rates['lecture']:.0f}x "
+              f"| {without} |")
     print(f"| MIDI -> WAV ({', '.join(sorted(engines))}) | {audio_seconds / wall:.0f}x real time "
-          f"({audio_seconds:.0f} s of music in {wall:.1f} s) | | |")
+          f"({audio_seconds:.0f} s of music in {wall:.1f} s) | | | |")
     if args.json:
         args.json.write_text(json.dumps({
             "machine": machine, "training": training, "generation": generation,

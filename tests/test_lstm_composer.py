@@ -7,10 +7,12 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import BOS, SPECIAL_TOKENS, LectureCodec, PerformanceCodec, midi_bytes
+from models.lstm_composer import fused_step
 from models.lstm_composer.modeling_lstm_composer import (
     AdaptiveTemperatureLogitsWarper,
     LstmStepper,
     LstmStepWeights,
+    _compiled_step_works,
     _onednn_packing_works,
     draw,
 )
@@ -61,27 +63,90 @@ def test_stateful_steps_give_the_logits_of_full_recomputation():
         assert torch.allclose(logits[0], whole[position], atol=1e-5), position
 
 
-@pytest.mark.parametrize("layout", ["copies", "views", "onednn"])
-def test_every_step_weight_layout_gives_the_logits_of_full_recomputation(layout):
+@pytest.mark.parametrize("layout, compiled", [("copies", False), ("views", False), ("onednn", False),
+                                              ("fused", True), ("views", True), ("onednn", True)])
+def test_every_step_weight_layout_gives_the_logits_of_full_recomputation(layout, compiled):
+    # compiled: the C functions of fused_step.py do the whole step ("fused") or each layer's state update
     if layout == "onednn" and not _onednn_packing_works(torch.float32, torch.device("cpu")):
         pytest.skip("this PyTorch has no usable oneDNN packed linear")
+    if compiled and fused_step._compiler() is None:
+        pytest.skip("no C compiler here for the compiled step")
     model = tiny_model(num_layers=3)
     ids = torch.cat([random_ids(30, seed=seed) for seed in range(4)])  # 4 sequences stepped together
     whole = model(input_ids=ids).logits[:, :, len(SPECIAL_TOKENS):]
     with torch.inference_mode():  # as when composing
         weights = LstmStepWeights.from_modules(model.lstm, model.embedding, model.head, layout)
-        stepper = LstmStepper(weights, *model(input_ids=ids[:, :10]).state)
+        stepper = LstmStepper(weights, *model(input_ids=ids[:, :10]).state, compiled=compiled)
+        assert (stepper.compiled is not None) == compiled
         for position in range(10, 30):
             logits = weights.head(stepper.advance(ids[:, position]))
             assert torch.allclose(logits, whole[:, position], atol=1e-5), position
 
 
 def test_a_batch_of_greedy_pieces_equals_the_single_greedy_piece():
-    # one sequence steps with one weight layout, 16 with another (oneDNN's packed weights where available)
+    # one sequence steps with one weight layout (the compiled step where it builds), 16 with another (oneDNN's
+    # packed weights where available)
     model = tiny_model()
     primer = [BOS, *random_ids(5, seed=3)[0].tolist()]
     single = model.compose_ids(primer, 40, strategy="greedy")
     assert model.compose_ids(primer, 40, strategy="greedy", num_sequences=16) == single * 16
+
+
+needs_compiler = pytest.mark.skipif(fused_step._compiler() is None, reason="no C compiler here")
+
+
+@needs_compiler
+def test_the_compiled_step_serves_small_batches_unless_switched_off(monkeypatch):
+    cpu = torch.device("cpu")
+    larger = "onednn" if _onednn_packing_works(torch.float32, cpu) else "views"
+    assert [LstmStepWeights.layout_for(rows, torch.float32, cpu) for rows in (1, 4, 5)] == ["fused", "fused", larger]
+    assert LstmStepWeights.layout_for(1, torch.float64, cpu) == "copies"
+    model = tiny_model(num_layers=3)
+    fused = model.compose_ids([BOS], 60, strategy="sample", seed=5)
+    monkeypatch.setenv(fused_step.ENVIRONMENT_SWITCH, "0")
+    assert LstmStepWeights.layout_for(1, torch.float32, cpu) == "copies"
+    assert model.compose_ids([BOS], 60, strategy="sample", seed=5) == fused  # same draws, same piece
+
+
+@needs_compiler
+@pytest.mark.parametrize("layout", ["fused", "views"])
+def test_the_compiled_step_refuses_bad_tokens_and_keeps_its_state(layout):
+    model = tiny_model()
+    with torch.inference_mode():
+        weights = LstmStepWeights.from_modules(model.lstm, model.embedding, model.head, layout)
+        stepper = LstmStepper(weights, *model(input_ids=random_ids(5).expand(2, -1)).state, compiled=True)
+        before = stepper.hidden.clone(), stepper.cell.clone()
+        for tokens, error in (([3, len(VOCABULARY)], IndexError), ([3, -1], IndexError), ([3], ValueError)):
+            with pytest.raises(error):
+                stepper.advance(torch.tensor(tokens))
+            assert torch.equal(stepper.hidden, before[0]) and torch.equal(stepper.cell, before[1])
+        stepper.advance(torch.tensor([3, 4], dtype=torch.int32))  # other integer types are converted
+        assert not torch.equal(stepper.hidden, before[0])
+
+
+def test_without_a_working_compiler_the_composer_steps_with_pytorch_operators(monkeypatch):
+    model = tiny_model(num_layers=3)
+    expected = model.compose_ids([BOS], 40, strategy="greedy")
+    monkeypatch.setenv("CC", "/nonexistent/cc")
+    fused_step.compiled_lstm_step.cache_clear()
+    _compiled_step_works.cache_clear()
+    try:
+        assert fused_step.compiled_lstm_step() is None
+        assert LstmStepWeights.layout_for(1, torch.float32, torch.device("cpu")) == "copies"
+        assert model.compose_ids([BOS], 40, strategy="greedy") == expected
+    finally:
+        monkeypatch.undo()
+        fused_step.compiled_lstm_step.cache_clear()
+        _compiled_step_works.cache_clear()
+
+
+@needs_compiler
+def test_loading_the_compiled_step_leaves_subnormal_floats_alone():
+    # gcc < 13 links fast-maths start-up code into -ffast-math libraries, which flushes subnormals to zero in
+    # the whole process; the kernel is built without it
+    assert fused_step.compiled_lstm_step() is not None
+    assert (torch.tensor([1e-40]) * 2).item() > 0
+    assert 5e-324 * 1.0 > 0
 
 
 def test_stateful_steps_follow_weights_changed_after_the_first_composition():
@@ -215,7 +280,7 @@ def test_save_pretrained_folder_loads_with_auto_classes_and_same_logits(tmp_path
 
     model = tiny_model()
     get_plugin("lstm-composer").save_pretrained(TrainingParts({"model": model}, {}), tmp_path, Accelerator(cpu=True))
-    assert {"configuration_lstm_composer.py", "modeling_lstm_composer.py", "midi_codec.py"} <= \
+    assert {"configuration_lstm_composer.py", "modeling_lstm_composer.py", "midi_codec.py", "fused_step.py"} <= \
         {path.name for path in tmp_path.iterdir()}
     ids = random_ids(16)
     expected = model(input_ids=ids).logits

@@ -16,6 +16,7 @@ adaptive temperature) and "beam". Everything random draws from a
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import secrets
 from dataclasses import dataclass
@@ -33,10 +34,12 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_lstm_composer import LstmComposerConfig
+from .fused_step import LstmStepArguments, compiled_lstm_step, fused_step_enabled
 from .midi_codec import BOS, SPECIAL_TOKENS, Codec, codec_from_config
 
 STRATEGIES = ("greedy", "sample", "adaptive", "beam")
 MAX_COMPOSE_TOKENS = 20_000
+FUSED_MAX_ROWS = 4  # sequences up to which the compiled step beats oneDNN (see LstmStepWeights)
 
 
 @dataclass
@@ -48,15 +51,16 @@ class LstmComposerOutput(ModelOutput):
     state: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
-def draw(probabilities: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """One index per row of `probabilities` (rows, classes), drawn with those probabilities.
+def draw(probabilities: torch.Tensor, generator: torch.Generator | None, out: torch.Tensor | None = None
+         ) -> torch.Tensor:
+    """One index per row of `probabilities` (rows, classes), drawn with those probabilities (into `out`).
 
     The exponential race argmax(p / q), q ~ Exp(1): what torch.multinomial computes for one sample (the same
     draws from the same generator), without its input checks, which cost more than the draw (18 vs 7 us a
     token at batch 1). Rows come from a softmax, so they need none.
     """
     race = torch.empty_like(probabilities).exponential_(generator=generator)
-    return torch.div(probabilities, race, out=race).argmax(dim=-1)
+    return torch.argmax(torch.div(probabilities, race, out=race), dim=-1, out=out)
 
 
 @contextlib.contextmanager
@@ -119,6 +123,35 @@ def _onednn_packing_works(dtype: torch.dtype, device: torch.device) -> bool:
         return False
 
 
+def _compiled_step_usable(dtype: torch.dtype, device: torch.device) -> bool:
+    return dtype == torch.float32 and device.type == "cpu" and fused_step_enabled() and _compiled_step_works()
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled_step_works() -> bool:
+    """Whether the C functions of fused_step.py build here and step a small random LSTM as PyTorch's operators
+    do, both the whole step and the per-layer update. Its modules are made under a forked RNG, so the caller's
+    random state is left as it was."""
+    if compiled_lstm_step() is None:
+        return False
+    try:
+        with torch.random.fork_rng(devices=[]), torch.inference_mode():
+            torch.manual_seed(0)
+            lstm, embedding, head = nn.LSTM(8, 16, num_layers=3), nn.Embedding(11, 8), nn.Linear(16, 11)
+            state = (torch.randn(3, 3, 16), torch.randn(3, 3, 16))
+            steppers = [LstmStepper(LstmStepWeights.from_modules(lstm, embedding, head, layout), *state,
+                                    compiled=compiled)
+                        for layout, compiled in (("copies", False), ("fused", True), ("views", True))]
+            for tokens in ([4, 0, 10], [7, 7, 3]):
+                token_ids = torch.tensor(tokens)
+                reference, *others = (stepper.weights.head(stepper.advance(token_ids)) for stepper in steppers)
+                if not all(torch.allclose(other, reference, atol=1e-5) for other in others):
+                    return False
+        return True
+    except Exception:  # noqa: BLE001 - any failure of an optional accelerator means: do without it
+        return False
+
+
 @dataclass(frozen=True)
 class LstmStepWeights:
     """The weights a generation step reads, laid out for `LstmStepper` (gates reordered i, f, o | g).
@@ -126,7 +159,11 @@ class LstmStepWeights:
     The products' speed depends on their layout and on the rows (sequences) per step. The shipped model's
     five LSTM products on one core (us, at 1 / 4 / 16 rows): contiguous (in, out) copies for MKL 84 / 290 /
     600; transposed views of PyTorch's (out, in) weights for MKL 95 / 207 / 506; oneDNN's packed weights
-    150 / 165 / 300. So "copies" for 1-2 rows, else "onednn" where it works, else "views".
+    150 / 165 / 300. A whole step with its head (us, at 1 / 2 / 4 / 8 / 16 rows): the compiled step of
+    fused_step.py on the copies ("fused") 69-76 / 87-93 / 169-175 / 312-353 / 686-980, MKL copies
+    109-115 / 168-171 / 401-524 / 479-548 / 866-930, oneDNN 186-189 / 194-201 / 214-219 / 289-291 / 410-429
+    (two runs). So "fused" up to 4 rows where it builds, else "copies" for 1-2 rows, else "onednn" where it
+    works, else "views".
     """
 
     layout: str
@@ -139,6 +176,8 @@ class LstmStepWeights:
 
     @staticmethod
     def layout_for(rows: int, dtype: torch.dtype, device: torch.device) -> str:
+        if rows <= FUSED_MAX_ROWS and _compiled_step_usable(dtype, device):
+            return "fused"
         if rows <= 2:
             return "copies"
         return "onednn" if _onednn_packing_works(dtype, device) else "views"
@@ -152,10 +191,13 @@ class LstmStepWeights:
             if layout == "onednn":
                 return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
             transposed = weight.transpose(-2, -1)  # (..., in, out)
-            return transposed.contiguous() if layout == "copies" else transposed
+            return transposed.contiguous() if layout in ("copies", "fused") else transposed
 
         (first_input, _, first_bias_input, first_bias_hidden), *upper = lstm.all_weights
         recurrent = torch.stack([weights[1][order] for weights in lstm.all_weights])
+        inputs = [laid_out(weight_input[order]) for weight_input, *_ in upper]
+        if layout == "fused" and inputs:
+            inputs = list(torch.stack(inputs).unbind(0))  # one block, as the C kernel reads it
         special = len(SPECIAL_TOKENS)
         return cls(
             layout=layout,
@@ -164,7 +206,7 @@ class LstmStepWeights:
             bias=torch.stack([torch.zeros_like(first_bias_input)]
                              + [(bias_input + bias_hidden)[order] for _, _, bias_input, bias_hidden in upper])[:, None],
             recurrent=[laid_out(layer) for layer in recurrent] if layout == "onednn" else laid_out(recurrent),
-            inputs=[laid_out(weight_input[order]) for weight_input, *_ in upper],
+            inputs=inputs,
             head_weight=laid_out(head.weight[special:]),
             head_bias=head.bias[special:],
         )
@@ -184,11 +226,13 @@ class LstmStepWeights:
         else:
             gates.addmm_(below, self.inputs[layer - 1])
 
-    def head(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Logits of the musical tokens (batch, tokens) from the top layer's hidden state (batch, size)."""
+    def head(self, hidden: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of the musical tokens (batch, tokens) from the top layer's hidden state (batch, size), written
+        into `out` when given."""
         if self.layout == "onednn":
-            return _onednn_linear(hidden, self.head_weight, self.head_bias)
-        return torch.addmm(self.head_bias, hidden, self.head_weight)
+            logits = _onednn_linear(hidden, self.head_weight, self.head_bias)
+            return logits if out is None else out.copy_(logits)
+        return torch.addmm(self.head_bias, hidden, self.head_weight, out=out)
 
 
 class LstmStepper:
@@ -200,17 +244,39 @@ class LstmStepper:
     input gates are precomputed for every token; the recurrent products of all layers are done before
     the layers' other work (one batched product for MKL); the gates are reordered (i, f, o | g) so that
     one sigmoid and one tanh cover them; and every view and output buffer exists before the first step,
-    leaving about 20 calls per step. `LstmStepWeights` lays the weights out for the batch size.
-    Same maths as nn.LSTM (gates i, f, g, o; c' = f c + i g; h' = o tanh(c')).
+    leaving about 20 calls per step. Where the C functions of fused_step.py are usable (`compiled`, by
+    default where they build and are not switched off), the "fused" layout does the whole step in one call,
+    and the other layouts do their products as above and each layer's gates-to-state update in one call.
+    `LstmStepWeights` lays the weights out for the batch size. Same maths as nn.LSTM (gates i, f, g, o;
+    c' = f c + i g; h' = o tanh(c')).
     """
 
-    def __init__(self, weights: LstmStepWeights, hidden: torch.Tensor, cell: torch.Tensor):
+    def __init__(self, weights: LstmStepWeights, hidden: torch.Tensor, cell: torch.Tensor,
+                 compiled: bool | None = None):
         # hidden, cell: (layers, batch, size), as the `state` of forward; copied, never written.
         self.weights = weights
         self.hidden = hidden.clone(memory_format=torch.contiguous_format)
         self.cell = cell.clone(memory_format=torch.contiguous_format)
-        size = self.hidden.shape[-1]
-        self.gates = self.hidden.new_empty(*self.hidden.shape[:2], 4 * size)
+        layers, rows, size = self.hidden.shape
+        self.gates = self.hidden.new_empty(layers, rows, 4 * size)
+        if compiled is None:
+            compiled = weights.layout == "fused" or _compiled_step_usable(self.hidden.dtype, self.hidden.device)
+        self.compiled = None  # (the C functions, their arguments) when used
+        if compiled or weights.layout == "fused":
+            functions = compiled_lstm_step()
+            if functions is None:
+                raise RuntimeError("the compiled LSTM step is not available here; use another layout")
+            fused = weights.layout == "fused"  # only then are the products' weights laid out for C
+
+            def address(tensor: torch.Tensor | None) -> int | None:  # the tensors live as long as `self`
+                return tensor.data_ptr() if tensor is not None else None
+
+            arguments = LstmStepArguments(
+                layers, rows, size, weights.token_gates.shape[0], address(weights.token_gates),
+                address(weights.bias if fused else None), address(weights.recurrent if fused else None),
+                address(weights.inputs[0] if fused and weights.inputs else None),
+                address(self.hidden), address(self.cell), address(self.gates))
+            self.compiled = (functions, ctypes.byref(arguments))
         cell_tanh = torch.empty_like(self.cell)
         self.layers = [
             (gates, gates[:, :3 * size], gates[:, :size], gates[:, size:2 * size], gates[:, 2 * size:3 * size],
@@ -221,6 +287,8 @@ class LstmStepper:
     def advance(self, token_ids: torch.LongTensor) -> torch.Tensor:
         """Feed one token per sequence (batch,); returns the top layer's new hidden state (batch, size), a view
         of a buffer that the next call overwrites."""
+        if self.compiled is not None:
+            return self._advance_compiled(token_ids)
         weights = self.weights
         weights.recurrent_into(self.hidden, self.gates)  # every layer's h W_hh + b, from the previous step
         below = None
@@ -236,6 +304,26 @@ class LstmStepper:
             torch.mul(output_gate, torch.tanh(cell, out=cell_tanh), out=hidden)
             below = hidden
         return below
+
+    def _advance_compiled(self, token_ids: torch.LongTensor) -> torch.Tensor:
+        (functions, arguments), rows = self.compiled, self.hidden.shape[1]
+        if token_ids.dtype != torch.int64 or not token_ids.is_contiguous():
+            token_ids = token_ids.to(torch.int64).contiguous()
+        if token_ids.numel() != rows or token_ids.device.type != "cpu":
+            raise ValueError(f"expected {rows} token ids on the CPU, got shape {tuple(token_ids.shape)}")
+        tokens = token_ids.data_ptr()
+        if self.weights.layout == "fused":
+            status = functions.advance(arguments, tokens)
+        else:
+            weights = self.weights
+            weights.recurrent_into(self.hidden, self.gates)
+            status = functions.finish_layer(arguments, 0, tokens)
+            for layer in range(1, len(self.layers) if status == 0 else 0):
+                weights.add_input(layer, self.hidden[layer - 1], self.gates[layer])
+                functions.finish_layer(arguments, layer, tokens)
+        if status != 0:  # the C code checks the tokens before it changes any state
+            raise IndexError("a token id lies outside the vocabulary")
+        return self.layers[-1][-1]  # the top layer's hidden state
 
     def reorder(self, rows: torch.LongTensor) -> None:
         """Keep the state of sequences `rows` (batch,), e.g. the beams that survive a step of beam search."""
@@ -425,25 +513,35 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             self.train(was_training)
 
     def _sample(self, primer, num_tokens, greedy, processors, generator, num_sequences, callback):
+        # At batch 1 a step is ~100 us, so the loop itself is kept to a few calls that allocate nothing: each
+        # token is chosen straight into its row of `chosen`, which the next step reads, and the head writes
+        # into one buffer. The full ids are assembled only for warpers, which read the history.
         special = len(SPECIAL_TOKENS)
-        start = len(primer)
-        sequence = torch.empty(num_sequences, start + num_tokens, dtype=torch.long, device=self.device)
-        sequence[:, :start] = torch.tensor(primer, device=self.device)
         logits, stepper = self._prime(primer, num_sequences)
         scores = logits[:, special:]  # musical tokens only: special tokens are never generated
-        for step in range(num_tokens):
+        head_out = torch.empty(scores.shape, dtype=self.head.weight.dtype, device=self.device)
+        chosen = torch.empty(num_tokens, num_sequences, dtype=torch.long, device=self.device)
+        draws_here = self.device.type == "cpu"  # the generator lives on the CPU
+        sequence = None
+        if processors:
+            sequence = torch.tensor(primer, device=self.device).repeat(num_sequences, 1)
+        for step, row in enumerate(chosen):
             if processors:
-                scores = processors(sequence[:, :start + step], scores)
+                scores = processors(sequence, scores)
             if greedy:
-                token = scores.argmax(dim=-1) + special
+                torch.argmax(scores, dim=-1, out=row)
+            elif draws_here:
+                draw(scores.softmax(dim=-1), generator, out=row)
             else:
-                token = (draw(scores.softmax(dim=-1).cpu(), generator) + special).to(self.device)
-            sequence[:, start + step] = token
+                row.copy_(draw(scores.softmax(dim=-1).cpu(), generator))
+            row.add_(special)
+            if processors:
+                sequence = torch.cat([sequence, row[:, None]], dim=1)
             if step + 1 < num_tokens:
-                scores = stepper.weights.head(stepper.advance(token)).float()  # one step, not a window
+                scores = stepper.weights.head(stepper.advance(row), out=head_out).float()  # one step, not a window
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
-        return sequence[:, start:].tolist()
+        return chosen.t().tolist()
 
     @torch.inference_mode()
     def _beam_search(self, primer, num_tokens, num_beams, callback) -> tuple[list[int], float]:
