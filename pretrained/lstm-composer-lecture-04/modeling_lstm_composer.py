@@ -162,8 +162,8 @@ class LstmStepWeights:
     150 / 165 / 300. A whole step with its head (us, at 1 / 2 / 4 / 8 / 16 rows): the compiled step of
     fused_step.py on the copies ("fused") 69-76 / 87-93 / 169-175 / 312-353 / 686-980, MKL copies
     109-115 / 168-171 / 401-524 / 479-548 / 866-930, oneDNN 186-189 / 194-201 / 214-219 / 289-291 / 410-429
-    (two runs). So "fused" up to 4 rows where it builds, else "copies" for 1-2 rows, else "onednn" where it
-    works, else "views".
+    (two runs; the last two with PyTorch's operators only). So "fused" up to 4 rows where it builds, else
+    "copies" for 1-2 rows, else "onednn" where it works, else "views".
     """
 
     layout: str
