@@ -13,10 +13,10 @@ and costs one LSTM step per token. Where a C compiler exists, that step uses
 the C functions of models/lstm_composer/fused_step.py (the whole step for up
 to four sequences, each layer's state update beyond), so the table also gives
 ours with them switched off (LSTM_COMPOSER_FUSED_STEP=0: PyTorch operators
-only). All use the same `LstmComposerForCausalLM` weights (the shipped model's size), the
-same batch, the same threads and the same tokens of the corpus; each is timed
-for a few seconds after a warm-up, alternating rounds, and the median is
-reported. Audio: `render` (FluidSynth with a General MIDI soundfont, as the
+only). All use the same `LstmComposerForCausalLM` weights (the shipped model's
+size), the same batch, the same threads and the same tokens of the corpus; each
+is timed for a few seconds after a warm-up, alternating rounds, and the median
+is reported. Audio: `render` (FluidSynth with a General MIDI soundfont, as the
 demo does) on pieces of the corpus, against their playing time.
 """
 

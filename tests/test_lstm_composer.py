@@ -5,9 +5,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
+from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM, fused_step
 from models.lstm_composer.midi_codec import BOS, SPECIAL_TOKENS, LectureCodec, PerformanceCodec, midi_bytes
-from models.lstm_composer import fused_step
 from models.lstm_composer.modeling_lstm_composer import (
     AdaptiveTemperatureLogitsWarper,
     LstmStepper,

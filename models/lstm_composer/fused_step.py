@@ -1,11 +1,11 @@
 """One step of the stacked LSTM as a single C function, compiled for this CPU on first use (optional).
 
-Why: at one or two sequences a step is bound by reading the weights (about 5 MB for the shipped
-model). PyTorch does it in ~25 operator calls (five products, then the gates' sigmoid, tanh and cell update
-layer by layer), and their dispatch costs as much again as the arithmetic: ~105 us per token on one core of
-the 2-core AMD EPYC we develop on. The same arithmetic as one C loop nest, which reads each weight once and
-keeps the gates in cache, takes ~62 us there, close to the time of merely summing those 5 MB (measured in the
-session that wrote this; bench/bench_composer.py reports both paths). From five sequences on, oneDNN's
+Why: at a few sequences a step is bound by reading the weights (about 5 MB for the shipped model).
+PyTorch does it in ~25 operator calls (five products, then the gates' sigmoid, tanh and cell update layer
+by layer), and their dispatch costs as much again as the arithmetic: ~105 us per token, head included, on
+one core of the 2-core AMD EPYC we develop on. The same arithmetic as one C loop nest, which reads each
+weight once and keeps the gates in cache, takes ~60 us there (~70 with the head, which stays a PyTorch
+product), close to the time of merely summing those 5 MB (bench/bench_composer.py reports both paths). From five sequences on, oneDNN's
 products are faster than these loops; there `lstm_finish_layer` still replaces each layer's six pointwise
 calls (the gates to the new cell and hidden state) with one.
 
@@ -166,13 +166,14 @@ def compiled_lstm_step() -> CompiledStep | None:
         return None
     try:
         with tempfile.TemporaryDirectory(prefix="lstm-composer-step-") as folder:
-            source, library = Path(folder) / "step.c", Path(folder) / "step.so"
+            source, library_path = Path(folder) / "step.c", Path(folder) / "step.so"
             source.write_text(C_SOURCE)
             # No -ffast-math: gcc < 13 then links start-up code that flushes subnormal floats to zero in the
             # whole process. A loaded library stays mapped after its folder is removed.
             subprocess.run([*compiler, "-O3", "-march=native", "-fno-math-errno", "-fPIC", "-std=c11", "-shared",
-                            str(source), "-o", str(library), "-lm"], check=True, capture_output=True, timeout=120)
-            library = ctypes.CDLL(str(library))
+                            str(source), "-o", str(library_path), "-lm"], check=True, capture_output=True,
+                           timeout=120)
+            library = ctypes.CDLL(str(library_path))
             advance, finish_layer = library.lstm_advance, library.lstm_finish_layer
     except (OSError, subprocess.SubprocessError, AttributeError) as error:
         details = getattr(error, "stderr", b"") or b""

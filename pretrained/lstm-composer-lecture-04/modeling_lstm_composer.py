@@ -317,10 +317,11 @@ class LstmStepper:
         else:
             weights = self.weights
             weights.recurrent_into(self.hidden, self.gates)
-            status = functions.finish_layer(arguments, 0, tokens)
-            for layer in range(1, len(self.layers) if status == 0 else 0):
-                weights.add_input(layer, self.hidden[layer - 1], self.gates[layer])
-                functions.finish_layer(arguments, layer, tokens)
+            status = functions.finish_layer(arguments, 0, tokens)  # only layer 0 reads the tokens
+            if status == 0:
+                for layer in range(1, len(self.layers)):
+                    weights.add_input(layer, self.hidden[layer - 1], self.gates[layer])
+                    functions.finish_layer(arguments, layer, tokens)
         if status != 0:  # the C code checks the tokens before it changes any state
             raise IndexError("a token id lies outside the vocabulary")
         return self.layers[-1][-1]  # the top layer's hidden state
@@ -515,8 +516,8 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
     def _sample(self, primer, num_tokens, greedy, processors, generator, num_sequences, callback):
         # At batch 1 a step is ~100 us, so the loop itself is kept to a few calls that allocate nothing: each
         # token is chosen straight into its row of `chosen`, which the next step reads, and the head writes
-        # into one buffer. The full ids are assembled only for warpers, which read the history.
-        special = len(SPECIAL_TOKENS)
+        # into one buffer. The full ids are kept only for warpers, which read the history.
+        special, start = len(SPECIAL_TOKENS), len(primer)
         logits, stepper = self._prime(primer, num_sequences)
         scores = logits[:, special:]  # musical tokens only: special tokens are never generated
         head_out = torch.empty(scores.shape, dtype=self.head.weight.dtype, device=self.device)
@@ -524,10 +525,11 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         draws_here = self.device.type == "cpu"  # the generator lives on the CPU
         sequence = None
         if processors:
-            sequence = torch.tensor(primer, device=self.device).repeat(num_sequences, 1)
+            sequence = torch.empty(num_sequences, start + num_tokens, dtype=torch.long, device=self.device)
+            sequence[:, :start] = torch.tensor(primer, device=self.device)
         for step, row in enumerate(chosen):
             if processors:
-                scores = processors(sequence, scores)
+                scores = processors(sequence[:, :start + step], scores)
             if greedy:
                 torch.argmax(scores, dim=-1, out=row)
             elif draws_here:
@@ -536,7 +538,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
                 row.copy_(draw(scores.softmax(dim=-1).cpu(), generator))
             row.add_(special)
             if processors:
-                sequence = torch.cat([sequence, row[:, None]], dim=1)
+                sequence[:, start + step] = row
             if step + 1 < num_tokens:
                 scores = stepper.weights.head(stepper.advance(row), out=head_out).float()  # one step, not a window
             if callback is not None and (step + 1) % 64 == 0:
