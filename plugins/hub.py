@@ -8,15 +8,18 @@ tabs work as usual.
 from __future__ import annotations
 
 import logging
+import signal
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from .guard import MAX_FILE_BYTES, HubBlocks, RequestLimits
 from .registry import get_plugin, plugin_names, unavailable_plugins
 from .serving import load_demo_models
+from .tempfiles import HubTempFolder
 
 logger = logging.getLogger("dsl_hub")
 
-MAX_UPLOAD = "10mb"
 INTRO = (
     "# Deep Structured Learning Hub\n"
     "Demos of the lecture *Deep Structured Learning* (Kai-Feng Chen, NTU): convolutional networks on "
@@ -43,8 +46,7 @@ def _unavailable(title: str, reason: str) -> None:
 
 def build_app(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> gr.Blocks:
     names = names if names is not None else plugin_names()
-    # Uploads and outputs are cached on disk; files older than 30 minutes are removed every 10.
-    with gr.Blocks(title=title, delete_cache=(600, 1800)) as app:
+    with HubBlocks(title=title) as app:
         gr.Markdown(INTRO)
         with gr.Tabs():
             for name in names:
@@ -72,6 +74,22 @@ def build_app(names: list[str] | None = None, title: str = "Deep Structured Lear
     return app
 
 
-def launch(app: gr.Blocks) -> None:
-    """Serve on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (Gradio's own variables; 127.0.0.1:7860 by default)."""
-    app.launch(max_file_size=MAX_UPLOAD, show_error=False, js=SELECT_BRUSHES_JS)
+def serve(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> None:
+    """Build and serve the hub as a public Space must run: every file it writes in one private, swept folder
+    (plugins.tempfiles), request limits in front of Gradio (plugins.guard), SIGTERM a clean shutdown.
+
+    Serves on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (Gradio's own variables; 127.0.0.1:7860 by default).
+    """
+    folder = HubTempFolder().install()
+    folder.start_sweeper()
+    # Gradio's launch() closes the server on KeyboardInterrupt in the main thread; a SIGTERM (a Space
+    # stopping, `docker stop`) does the same, and atexit then removes the folder.
+    signal.signal(signal.SIGTERM, _interrupt)
+    app = build_app(names, title)
+    limits = Middleware(RequestLimits, before_upload=lambda: folder.sweep(min_interval=2.0))
+    app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, js=SELECT_BRUSHES_JS,
+               app_kwargs={"middleware": [limits]})
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

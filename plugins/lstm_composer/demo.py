@@ -1,20 +1,18 @@
 """The composer tab: choose how adventurous the model should be, press Compose, listen.
 
 The callback is a thin wrapper over `composing.compose_piece`; it only writes
-the WAV and MIDI files Gradio serves (in a private temporary folder, swept of
-files older than ten minutes and removed when the process exits).
+the WAV and MIDI files Gradio serves, straight into Gradio's own cache folder so
+that each exists once (a file elsewhere is copied there), where the hub's
+sweeper bounds and removes it (plugins.tempfiles).
 """
 
 from __future__ import annotations
 
-import atexit
-import shutil
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from models.lstm_composer.modeling_lstm_composer import STRATEGIES
 
@@ -25,23 +23,12 @@ from .audio import GM_PROGRAMS, write_wav
 from .composing import MAX_LENGTH, PRIMER_SOURCES, compose_defaults, compose_piece, describe
 from .novelty import load_corpus
 
-KEEP_SECONDS = 600
-
-
-class OutputFolder:
-    """Where the files handed to Gradio are written; Gradio copies them into its own cache."""
-
-    def __init__(self):
-        self.path = Path(tempfile.mkdtemp(prefix="dsl-hub-composer-"))
-        atexit.register(shutil.rmtree, self.path, True)
-
-    def new_paths(self, seed: int) -> tuple[Path, Path]:
-        cutoff = time.time() - KEEP_SECONDS
-        for old in self.path.iterdir():
-            if old.stat().st_mtime < cutoff:
-                old.unlink(missing_ok=True)
-        stem = f"lstm-composer-seed{seed}-{uuid.uuid4().hex[:8]}"
-        return self.path / f"{stem}.wav", self.path / f"{stem}.mid"
+def new_output_paths(seed: int) -> tuple[Path, Path]:
+    """A WAV and a MIDI path of their own inside Gradio's cache folder (which Gradio serves without copying)."""
+    folder = Path(get_upload_folder()) / f"lstm-composer-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    stem = f"lstm-composer-seed{seed}"
+    return folder / f"{stem}.wav", folder / f"{stem}.mid"
 
 
 def instrument_name(program: int) -> str:
@@ -54,7 +41,6 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     first = models[choices[0]].model
     pieces = list(corpora[choices[0]].primers) if corpora[choices[0]] is not None else []
     defaults = compose_defaults()
-    outputs = OutputFolder()
 
     def model_notes(choice: str) -> str:
         demo_model = models[choice]
@@ -79,7 +65,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             top_p=top_p, num_beams=num_beams, length=length, seed=seed, primer_source=primer_source,
             corpus_piece=corpus_piece, primer=primer, instrument=instrument, tempo=tempo, progress=progress,
         )
-        wav_path, midi_path = outputs.new_paths(int(seed))
+        wav_path, midi_path = new_output_paths(int(seed))
         write_wav(wav_path, piece.rendering)
         midi_path.write_bytes(piece.midi)
         return str(wav_path), str(midi_path), piece.roll, describe(piece, strategy)

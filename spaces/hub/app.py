@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 # In a Space the code sits beside this file; in the repository it is two folders up.
 sys.path.insert(0, str(HERE if (HERE / "plugins").is_dir() else HERE.parents[1]))
 
-from plugins.hub import build_app, launch  # noqa: E402
+from plugins.hub import serve  # noqa: E402
 
 if __name__ == "__main__":
-    launch(build_app())
+    serve()

@@ -1,0 +1,310 @@
+"""Bounded attacks on a running hub, over real HTTP on loopback, as a stranger on the internet could send them.
+
+Each attack is count- and time-limited. After each one the hub must still answer a
+stranger's digit request: an attack that wedges or crashes it fails the test.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import REPO_ROOT, HubServer, clean_env
+
+pytestmark = pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(),
+                                reason="no shipped mnist-cnn weights")
+
+DIGIT_MODEL = "best (ours)"
+STYLE_MODEL = "four styles (best)"
+COMPOSER_MODEL = "best (ours, rhythm kept)"
+
+
+class Api:
+    """Gradio's documented HTTP API (POST /gradio_api/call/<name>, then read the event), from one source address."""
+
+    def __init__(self, url: str, address: str = "127.0.0.1"):
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(timeout=60, transport=httpx.HTTPTransport(local_address=address))
+
+    def submit(self, api: str, body) -> httpx.Response:
+        content = body if isinstance(body, (bytes, str)) else json.dumps({"data": body})
+        return self.http.post(f"{self.url}/gradio_api/call/{api}", content=content,
+                              headers={"content-type": "application/json"})
+
+    def result(self, api: str, event_id: str) -> tuple[str, object]:
+        text = self.http.get(f"{self.url}/gradio_api/call/{api}/{event_id}").text
+        events = [block.split("\n", 1) for block in text.strip().split("\n\n") if block.startswith("event:")]
+        kind, data = events[-1]
+        return kind.removeprefix("event: ").strip(), json.loads(data.removeprefix("data: "))
+
+    def call(self, api: str, body) -> tuple[str, object]:
+        response = self.submit(api, body)
+        assert response.status_code == 200, response.text
+        return self.result(api, response.json()["event_id"])
+
+    def upload(self, name: str, data: bytes) -> dict:
+        response = self.http.post(f"{self.url}/gradio_api/upload", files=[("files", (name, data))])
+        assert response.status_code == 200, response.text
+        return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def drawn_one() -> bytes:
+    image = Image.new("L", (140, 140), 255)
+    ImageDraw.Draw(image).line([(70, 20), (70, 120)], fill=0, width=12)
+    return png(image)
+
+
+def assert_refused(answer, *phrases: str) -> str:
+    kind, data = answer
+    assert kind == "error", f"expected a refusal, got {kind}: {str(data)[:200]}"
+    message = data.get("error") if isinstance(data, dict) else None
+    assert message, "the refusal must say why, not be empty"
+    assert any(phrase in message for phrase in phrases), message
+    return message
+
+
+def assert_still_serving(api: Api) -> None:
+    kind, data = api.call("mnist_cnn_classify", [api.upload("one.png", drawn_one()), DIGIT_MODEL])
+    assert kind == "complete" and data[0]["label"] == "1", data
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def hub_folder(api: Api) -> Path:
+    """The hub's private temporary folder, learnt from where an upload landed."""
+    path = Path(api.upload("probe.png", drawn_one())["path"])
+    return next(parent for parent in path.parents if parent.name.startswith("dsl-hub-"))
+
+
+@pytest.fixture(scope="module")
+def api(hub):
+    return Api(hub.url)
+
+
+# -------------------------------------------------------------------- server files are never read
+FILE_ENDPOINTS = [
+    ("mnist_cnn_classify", lambda ref: [ref, DIGIT_MODEL]),
+    ("mnist_cnn_explain", lambda ref: [ref, DIGIT_MODEL]),
+    ("mnist_cnn_explain_drawing", lambda ref: [{"background": None, "layers": [], "composite": ref}, DIGIT_MODEL]),
+    ("font_style_classify", lambda ref: [ref, STYLE_MODEL]),
+    ("font_style_explain", lambda ref: [ref, STYLE_MODEL]),
+    ("font_style_explain_drawing", lambda ref: [{"background": ref, "layers": [ref], "composite": ref}, STYLE_MODEL]),
+    ("lstm_composer_compose", lambda ref: [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None, ref,
+                                           "Acoustic Grand Piano", 100]),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "arguments"), FILE_ENDPOINTS, ids=[name for name, _ in FILE_ENDPOINTS])
+@pytest.mark.parametrize("reference", [
+    {"path": str(REPO_ROOT / "docs" / "hub.png")},  # a server file, without Gradio's meta (the old hole)
+    {"path": str(REPO_ROOT / "docs" / "hub.png"), "meta": {"_type": "gradio.FileData"}},
+    {"path": "../../../../../../etc/passwd", "meta": {"_type": "gradio.FileData"}},
+    {"url": "http://127.0.0.1:9/digit.png", "meta": {"_type": "gradio.FileData"}},
+    str(REPO_ROOT / "docs" / "hub.png"),
+], ids=["no-meta", "with-meta", "traversal", "url", "bare-string"])
+def test_files_the_hub_did_not_receive_as_uploads_are_refused(api, endpoint, arguments, reference):
+    message = assert_refused(api.call(endpoint, arguments(reference)), "upload")
+    assert "Traceback" not in message
+
+
+def test_pipes_devices_and_proc_entries_never_block_a_worker(api, tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    upload_folder = hub_folder(api) / "gradio"
+    planted = upload_folder / "planted-pipe.png"  # even a pipe inside the upload folder itself
+    os.mkfifo(planted)
+    try:
+        paths = [str(fifo), str(planted), "/proc/self/fd/0", "/proc/self/fd/1", "/dev/zero", "/dev/stdin",
+                 "/proc/self/environ", "/dev/urandom", str(planted), str(fifo)]
+        events = []
+        for path in paths:  # more than the light tabs' eight workers
+            response = api.submit("mnist_cnn_classify", [{"path": path, "meta": {"_type": "gradio.FileData"}},
+                                                         DIGIT_MODEL])
+            events.append(response.json()["event_id"])
+        for event_id in events:
+            assert_refused(api.result("mnist_cnn_classify", event_id), "upload")
+        assert_still_serving(api)
+    finally:
+        planted.unlink()
+
+
+def test_a_link_planted_in_the_upload_folder_is_not_followed(api):
+    link = hub_folder(api) / "gradio" / "planted-link.png"
+    link.symlink_to(REPO_ROOT / "docs" / "hub.png")
+    try:
+        assert_refused(api.call("mnist_cnn_classify", [{"path": str(link)}, DIGIT_MODEL]), "upload")
+    finally:
+        link.unlink()
+
+
+# -------------------------------------------------------------------- image bombs
+def bomb(side: int) -> bytes:
+    """A PNG of side x side transparent pixels that compresses to well under a megabyte."""
+    raw = zlib.compress(b"\x00" * (side * 4 + 1) * side, 9)  # every row: filter byte + RGBA zeros
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = side.to_bytes(4, "big") * 2 + bytes([8, 6, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("endpoint", "arguments"), [case for case in FILE_ENDPOINTS if "compose" not in case[0]],
+                         ids=[name for name, _ in FILE_ENDPOINTS if "compose" not in name])
+def test_image_bombs_are_refused_from_their_header_without_growing_the_server(hub, api, endpoint, arguments):
+    reference = api.upload("bomb.png", bomb(12000))
+    before = rss_bytes(hub.process.pid)
+    assert_refused(api.call(endpoint, arguments(reference)), "limit is 4096 pixels per side")
+    assert rss_bytes(hub.process.pid) - before < 100 * 2**20  # decoding it would take 550 MB
+    assert_still_serving(api)
+
+
+def test_an_image_just_over_the_side_limit_is_refused_with_its_size(api):
+    wide = api.upload("wide.png", png(Image.new("L", (4100, 10), 255)))
+    assert_refused(api.call("mnist_cnn_classify", [wide, DIGIT_MODEL]), "4100x10 pixels")
+
+
+def test_files_that_only_claim_to_be_images_are_refused(api):
+    for name, data in [("fake.png", b"%PDF-1.7 not an image"), ("eps.png", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox")]:
+        assert_refused(api.call("font_style_classify", [api.upload(name, data), STYLE_MODEL]), "not an image")
+
+
+# -------------------------------------------------------------------- disk
+def test_a_composition_is_kept_once_inside_the_swept_folder(api):
+    folder = hub_folder(api)
+    kind, (wav, midi, roll, notes) = api.call("lstm_composer_compose", [
+        COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 64, 12345, "random", None, None, "Acoustic Grand Piano", 100])
+    assert kind == "complete"
+    copies = [path for path in folder.rglob("lstm-composer-seed12345.wav")]
+    assert len(copies) == 1 and Path(wav["path"]) == copies[0]
+    assert Path(midi["path"]).is_relative_to(folder)
+
+
+def test_the_sweeper_removes_old_files_and_keeps_the_folder_under_its_budget(tmp_path):
+    from plugins.tempfiles import HubTempFolder
+
+    folder = HubTempFolder(tmp_path, budget_bytes=3 * 2**20, max_age=600)
+    now = time.time()
+    files = []
+    for index, age in enumerate([3600, 300, 200, 100, 0]):  # one stale file, then four 1 MB files
+        path = folder.gradio / f"file{index}.bin"
+        path.write_bytes(bytes(2**20))
+        os.utime(path, (now - age, now - age))
+        files.append(path)
+    folder.sweep()
+    assert [path.exists() for path in files] == [False, False, True, True, True]
+    assert folder.usage() <= 3 * 2**20
+    folder.remove()
+    assert not folder.path.exists()
+
+
+# -------------------------------------------------------------------- fair use
+def test_a_few_clients_cannot_fill_the_queue_for_a_stranger(api, hub):
+    flood = [COMPOSER_MODEL, "sample", 1.0, 0, 0.95, 4, 512, 0, "random", None, None, "Acoustic Grand Piano", 100]
+    refused = {}
+    for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
+        attacker = Api(hub.url, address)
+        codes = [attacker.submit("lstm_composer_compose", flood).status_code for _ in range(12)]
+        refused[address] = codes.count(503)
+        assert codes[:8] == [200] * 8, codes  # a visitor's own first requests all get in
+    assert all(count >= 1 for count in refused.values()), refused  # 12 at once is more than one visitor may have
+    stranger = Api(hub.url, "127.0.0.6")
+    for _ in range(6):
+        assert_still_serving(stranger)
+
+
+def test_request_bodies_and_uploads_are_bounded(api, hub):
+    folder = hub_folder(api)
+    response = api.http.post(f"{api.url}/gradio_api/upload",
+                             files=[("files", (f"flood{index}.bin", os.urandom(2**20))) for index in range(200)])
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    response = api.http.post(f"{api.url}/gradio_api/upload",
+                             files=[("files", (f"flood{index}.bin", b"x" * 100)) for index in range(50)])
+    assert response.status_code == 413 and "files" in response.json()["detail"]
+    assert not list(folder.rglob("flood*.bin")), "nothing of a refused upload is kept"
+    response = api.submit("mnist_cnn_classify", '{"data": ["' + "a" * (2 * 2**20) + '"]}')
+    assert response.status_code == 413
+    chunked = api.http.post(f"{api.url}/gradio_api/call/mnist_cnn_classify", content=iter([b'{"data": []}']),
+                            headers={"content-type": "application/json"})
+    assert chunked.status_code == 411
+    assert_still_serving(api)
+
+
+# -------------------------------------------------------------------- malformed requests
+@pytest.mark.parametrize(("body", "phrase"), [
+    ('{"data": [null, "best (ours)"]}', "No image"),
+    ('{"data": [{"path": 5}, "best (ours)"]}', "must be a file uploaded"),
+    ('{"data": [[1, 2, 3], "best (ours)"]}', "upload"),
+    ('{"data": [null]}', "takes 2 inputs"),
+    ('{"data": [null, 7]}', "must be text"),
+], ids=["no-image", "path-not-text", "list-for-a-file", "missing-argument", "number-for-a-choice"])
+def test_malformed_digit_requests_get_a_sentence(api, body, phrase):
+    assert_refused(api.call("mnist_cnn_classify", body), phrase)
+
+
+@pytest.mark.parametrize(("position", "value", "phrase"), [
+    (2, '"hot"', "must be a number"), (7, "NaN", "finite"), (7, "Infinity", "finite"), (6, "[64]", "must be a number"),
+    (6, "true", "must be a number"), (1, "3", "must be text"), (10, '"/etc/passwd"', "uploaded file"),
+], ids=["text-for-a-slider", "nan-seed", "infinite-seed", "list-for-a-length", "bool-for-a-length",
+        "number-for-a-strategy", "path-for-a-file"])
+def test_wrong_types_for_the_composer_get_a_sentence_and_no_traceback(api, hub, position, value, phrase):
+    arguments = [f'"{COMPOSER_MODEL}"', '"greedy"', "1.0", "0", "0.95", "4", "16", "0", '"random"', "null", "null",
+                 '"Acoustic Grand Piano"', "100"]
+    arguments[position] = value
+    assert_refused(api.call("lstm_composer_compose", '{"data": [' + ", ".join(arguments) + "]}"), phrase)
+    assert "Traceback" not in hub.log.read_text()[-20000:]
+
+
+def test_a_midi_flood_as_primer_is_refused_with_a_message(api):
+    from models.lstm_composer.midi_codec import MAX_FILE_BYTES
+
+    events = b"\x00\xb0\x07\x64" + b"\x00\x07\x64" * 1_600_000  # 1.6 million control changes, running status
+    track = events[: MAX_FILE_BYTES - 200] + b"\x00\xff\x2f\x00"
+    midi = b"MThd" + (6).to_bytes(4, "big") + b"\x00\x00\x00\x01\x01\xe0" + b"MTrk" + len(track).to_bytes(4, "big") \
+        + track
+    reference = api.upload("flood.mid", midi)
+    assert_refused(api.call("lstm_composer_compose", [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None,
+                                                      reference, "Acoustic Grand Piano", 100]),
+                   "too many", "at most", "MB")
+    assert_still_serving(api)
+
+
+# -------------------------------------------------------------------- disk and shutdown
+def test_sigterm_removes_the_hubs_files_and_a_new_hub_removes_stale_ones(tmp_path):
+    stale = tmp_path / "dsl-hub-999999999-leftover"  # a pid no process can have
+    (stale / "gradio").mkdir(parents=True)
+    (stale / "gradio" / "old.wav").write_bytes(b"RIFF" + bytes(1000))
+    server = HubServer(REPO_ROOT / "spaces" / "mnist-cnn" / "app.py", clean_env(TMPDIR=str(tmp_path)),
+                       tmp_path / "server.log")
+    try:
+        api = Api(server.url)
+        assert_still_serving(api)
+        assert not stale.exists()
+        own = [path for path in tmp_path.glob("dsl-hub-*")]
+        assert len(own) == 1 and any(own[0].rglob("one.png"))
+    finally:
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+    assert not own[0].exists(), "SIGTERM must leave no files behind"
