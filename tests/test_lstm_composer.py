@@ -1,5 +1,12 @@
 """The LSTM composer model: teacher-forced loss, stateful generation, strategies, saving and loading."""
 
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import mido
 import pytest
 import torch
@@ -123,20 +130,168 @@ def test_the_compiled_step_refuses_bad_tokens_and_keeps_its_state(layout):
         assert not torch.equal(stepper.hidden, before[0])
 
 
-def test_without_a_working_compiler_the_composer_steps_with_pytorch_operators(monkeypatch):
-    model = tiny_model(num_layers=3)
-    expected = model.compose_ids([BOS], 40, strategy="greedy")
-    monkeypatch.setenv("CC", "/nonexistent/cc")
-    fused_step.compiled_lstm_step.cache_clear()
-    _compiled_step_works.cache_clear()
-    try:
-        assert fused_step.compiled_lstm_step() is None
-        assert LstmStepWeights.layout_for(1, torch.float32, torch.device("cpu")) == "copies"
-        assert model.compose_ids([BOS], 40, strategy="greedy") == expected
-    finally:
-        monkeypatch.undo()
-        fused_step.compiled_lstm_step.cache_clear()
+SYSTEM_COMPILER = next((path for path in fused_step.SYSTEM_COMPILERS if fused_step._executable_file(path)), None)
+needs_system_compiler = pytest.mark.skipif(SYSTEM_COMPILER is None, reason="no system C compiler here")
+
+
+@pytest.fixture
+def fresh_build(monkeypatch):
+    """The compiled step is built once per process and its result kept: build it anew here, with no compiler
+    variables set, and forget this build afterwards (the next user builds again with the real environment).
+    Yields the function that forgets the build."""
+    def forget():
+        fused_step._forget_build_for_tests()
         _compiled_step_works.cache_clear()
+
+    for name in ("CC", fused_step.COMPILER_SWITCH, fused_step.ENVIRONMENT_SWITCH):
+        monkeypatch.delenv(name, raising=False)
+    forget()
+    yield forget
+    monkeypatch.undo()
+    forget()
+
+
+def shell_script(path, body: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def greedy_piece_with_pytorch_operators(model, monkeypatch) -> list[int]:
+    monkeypatch.setenv(fused_step.ENVIRONMENT_SWITCH, "0")
+    try:
+        return model.compose_ids([BOS], 40, strategy="greedy")
+    finally:
+        monkeypatch.delenv(fused_step.ENVIRONMENT_SWITCH)
+
+
+def test_without_a_usable_compiler_the_composer_steps_with_pytorch_operators(monkeypatch, fresh_build):
+    model = tiny_model(num_layers=3)
+    expected = model.compose_ids([BOS], 40, strategy="greedy")  # with the compiled step where it builds
+    fresh_build()
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH, "/nonexistent/cc")
+    assert fused_step.compiled_lstm_step() is None
+    assert LstmStepWeights.layout_for(1, torch.float32, torch.device("cpu")) == "copies"
+    assert model.compose_ids([BOS], 40, strategy="greedy") == expected
+
+
+def test_a_compiler_planted_first_on_path_is_never_run(tmp_path, monkeypatch, fresh_build):
+    # cc first on PATH, and the tools a real compiler looks up on PATH (gcc finds `as` there)
+    model = tiny_model(num_layers=3)
+    expected = greedy_piece_with_pytorch_operators(model, monkeypatch)
+    marker, planted = tmp_path / "planted-ran", tmp_path / "bin"
+    for name in ("cc", "gcc", "clang", "as", "ld", "collect2"):
+        shell_script(planted / name, f'echo "$0" >> "{marker}"; exit 1')
+    monkeypatch.setenv("PATH", f"{planted}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert (fused_step.compiled_lstm_step() is not None) == (SYSTEM_COMPILER is not None)
+    assert model.compose_ids([BOS], 40, strategy="greedy") == expected
+    assert not marker.exists(), marker.read_text()
+
+
+@pytest.mark.parametrize("kind", ["script", "shell"])
+def test_cc_without_the_opt_in_is_ignored(tmp_path, monkeypatch, fresh_build, kind):
+    marker = tmp_path / "cc-ran"
+    script = shell_script(tmp_path / "my-cc", f'touch "{marker}"; exit 1')
+    monkeypatch.setenv("CC", str(script) if kind == "script" else f"sh -c 'touch {marker}'")
+    assert (fused_step.compiled_lstm_step() is not None) == (SYSTEM_COMPILER is not None)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("value", ["cc", "./cc", "sh -c 'touch {marker}'", "/bin/sh -c 'touch {marker}'",
+                                   "{folder}/cc ; touch {marker}", "{folder}/not-executable", "{folder}",
+                                   "/nonexistent/cc"])
+def test_the_compiler_opt_in_refuses_all_but_the_absolute_path_of_an_executable(tmp_path, monkeypatch, caplog,
+                                                                                fresh_build, value):
+    marker = tmp_path / "compiler-ran"
+    shell_script(tmp_path / "cc", f'touch "{marker}"; exit 1')
+    (tmp_path / "not-executable").write_text(f"#!/bin/sh\ntouch {marker}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH, value.format(marker=marker, folder=tmp_path))
+    assert fused_step.compiled_lstm_step() is None  # refused, and no other compiler is tried
+    assert "is refused" in caplog.text
+    assert not marker.exists()
+
+
+def test_a_hanging_compiler_is_stopped_and_the_composer_steps_with_pytorch_operators(tmp_path, monkeypatch, caplog,
+                                                                                    fresh_build):
+    model = tiny_model(num_layers=3)
+    expected = greedy_piece_with_pytorch_operators(model, monkeypatch)
+    child = tmp_path / "child-pid"
+    # the compiler's own child must be stopped too: it holds no pipe of ours, and it is killed with its group
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH,
+                       str(shell_script(tmp_path / "cc", f'sleep 60 & echo $! > "{child}"; wait')))
+    started = time.monotonic()
+    assert fused_step.compiled_lstm_step() is None
+    assert time.monotonic() - started < 15
+    assert "ran past" in caplog.text
+    started = time.monotonic()
+    assert model.compose_ids([BOS], 40, strategy="greedy") == expected  # the kept failure: no second wait
+    assert time.monotonic() - started < 5
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            break  # gone
+        if state in ("Z", "X"):
+            break  # killed, not yet reaped by its new parent
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the hanging compiler's child was left running")
+
+
+@pytest.mark.parametrize("succeeds", [pytest.param(True, marks=needs_system_compiler), False])
+def test_concurrent_first_callers_share_one_build(tmp_path, monkeypatch, fresh_build, succeeds):
+    calls = tmp_path / "calls"
+    then = f'exec {SYSTEM_COMPILER} "$@"' if succeeds else "exit 1"
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH,
+                       str(shell_script(tmp_path / "cc", f'echo run >> "{calls}"; sleep 0.5; {then}')))
+    start = threading.Barrier(4)
+
+    def first_call():
+        start.wait()
+        return fused_step.compiled_lstm_step()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: first_call(), range(4)))
+    results.append(fused_step.compiled_lstm_step())  # later callers get the kept result, failure included
+    assert calls.read_text().splitlines() == ["run"]
+    assert all(result is results[0] for result in results)
+    assert (results[0] is not None) == succeeds
+
+
+@needs_system_compiler
+@pytest.mark.parametrize("then", [
+    "exit 1",  # a library written, but the compiler failed
+    'mv "$out" "$out.real" && ln -s "$out.real" "$out"',  # the output is a link, not a regular file
+])
+def test_only_a_successful_compilers_own_regular_file_is_loaded(tmp_path, monkeypatch, fresh_build, then):
+    find_output = 'out=""; previous=""; for a in "$@"; do [ "$previous" = "-o" ] && out="$a"; previous="$a"; done'
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH, str(shell_script(
+        tmp_path / "cc", f'{SYSTEM_COMPILER} "$@" || exit 2\n{find_output}\n{then}')))
+    assert fused_step.compiled_lstm_step() is None
+
+
+@needs_system_compiler
+def test_the_build_folder_must_be_private(tmp_path, monkeypatch, fresh_build):
+    calls = tmp_path / "calls"
+    monkeypatch.setenv(fused_step.COMPILER_SWITCH,
+                       str(shell_script(tmp_path / "cc", f'echo run >> "{calls}"; exec {SYSTEM_COMPILER} "$@"')))
+    shared = tmp_path / "shared"
+
+    def open_folder(*args, **kwargs):
+        shared.mkdir(mode=0o755)
+        shared.chmod(0o755)
+        return str(shared)
+
+    monkeypatch.setattr(fused_step.tempfile, "mkdtemp", open_folder)
+    assert fused_step.compiled_lstm_step() is None
+    assert not calls.exists()
+    assert not shared.exists()  # removed all the same
 
 
 @needs_compiler

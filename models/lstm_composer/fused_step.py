@@ -9,21 +9,27 @@ product), close to the time of merely summing those 5 MB (bench/bench_composer.p
 products are faster than these loops; there `lstm_finish_layer` still replaces each layer's six pointwise
 calls (the gates to the new cell and hidden state) with one.
 
-It needs a C compiler (`$CC`, `cc` or `gcc`) and glibc's vector maths at run time. Where either is missing,
-where the build or its self-check fails, or with LSTM_COMPOSER_FUSED_STEP=0, the composer uses PyTorch's
-operators: the same results up to float rounding. The source is compiled into a temporary folder (about
-0.3 s), loaded, and the folder removed; nothing is written elsewhere.
+It needs a C compiler and glibc's vector maths at run time. The compiler is the first of /usr/bin/cc,
+/usr/bin/gcc and /usr/bin/clang that exists (never one found on PATH, never `$CC`), or the one whose absolute
+path LSTM_COMPOSER_CC names (an explicit opt-in; any other value there is refused and logged). It runs without
+a shell, with a fixed environment, and is killed with everything it started after COMPILER_TIMEOUT_S. Where
+no compiler is usable, where the build or its self-check fails, or with LSTM_COMPOSER_FUSED_STEP=0, the
+composer uses PyTorch's operators: the same results up to float rounding. The source is compiled into a
+private temporary folder (mode 0700; about 0.3 s) once per process, under a lock; the library is loaded only
+after the compiler exited with 0 and left a regular file of ours, and the folder is then removed; nothing is
+written elsewhere.
 """
 
 from __future__ import annotations
 
 import ctypes
-import functools
 import os
-import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -32,6 +38,9 @@ from transformers.utils import logging
 logger = logging.get_logger(__name__)
 
 ENVIRONMENT_SWITCH = "LSTM_COMPOSER_FUSED_STEP"
+COMPILER_SWITCH = "LSTM_COMPOSER_CC"  # opt-in: the absolute path of another C compiler
+SYSTEM_COMPILERS = ("/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang")  # the first that exists, never a PATH search
+COMPILER_TIMEOUT_S = 10.0  # a compiler still running then is killed (with all it started): ~0.3 s is usual
 
 # Gates are laid out (i, f, o | g) per row, as LstmStepWeights reorders them; layer 0's input gates come from
 # a per-token table that already holds both of its biases, so its `bias` row is unused.
@@ -144,11 +153,29 @@ class CompiledStep(NamedTuple):
     finish_layer: Callable  # lstm_finish_layer(arguments, layer, tokens): a layer's gates -> its new state
 
 
-def _compiler() -> list[str] | None:
-    if os.environ.get("CC"):
-        return shlex.split(os.environ["CC"])
-    found = shutil.which("cc") or shutil.which("gcc")
-    return [found] if found else None
+def _executable_file(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _compiler() -> str | None:
+    """The absolute path of the C compiler to run, or None. Never a PATH search and never `$CC`: the first of
+    SYSTEM_COMPILERS that exists, or the absolute path of an executable file named by LSTM_COMPOSER_CC (an
+    explicit opt-in; any other value there is refused, with the reason logged, and then nothing is compiled)."""
+    chosen = os.environ.get(COMPILER_SWITCH, "")
+    if chosen:
+        if not os.path.isabs(chosen):
+            problem = "is not an absolute path"
+        elif not os.path.isfile(chosen):
+            problem = "is not an existing regular file"
+        elif not os.access(chosen, os.X_OK):
+            problem = "is not executable"
+        else:
+            return chosen
+        logger.warning(f"{COMPILER_SWITCH}={chosen!r} is refused: it {problem} (it must be the absolute path of a C "
+                       "compiler, run without a shell and without arguments of its own); the composer steps with "
+                       "PyTorch's operators")
+        return None
+    return next((path for path in SYSTEM_COMPILERS if _executable_file(path)), None)
 
 
 def fused_step_enabled() -> bool:
@@ -156,27 +183,110 @@ def fused_step_enabled() -> bool:
     return os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-@functools.lru_cache(maxsize=None)
+_NOT_BUILT = object()
+_build_lock = threading.Lock()
+_build_result: CompiledStep | None | object = _NOT_BUILT
+
+
 def compiled_lstm_step() -> CompiledStep | None:
     """The compiled functions, or None where they cannot be built (no compiler, no vector maths, another
-    platform's toolchain)."""
+    platform's toolchain, a compiler that fails or runs past COMPILER_TIMEOUT_S). Built at most once per process:
+    concurrent first callers wait for the one build, and its result (success or failure) is kept."""
+    global _build_result
+    result = _build_result
+    if result is _NOT_BUILT:
+        with _build_lock:
+            if _build_result is _NOT_BUILT:
+                _build_result = _build()
+            result = _build_result
+    return result  # type: ignore[return-value]
+
+
+def _forget_build_for_tests() -> None:
+    """Forget the kept build result, so that the next call builds again (tests only; a loaded library stays)."""
+    global _build_result
+    with _build_lock:
+        _build_result = _NOT_BUILT
+
+
+def _check_private_folder(folder: str) -> None:
+    status = os.lstat(folder)
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+        raise OSError(f"the build folder {folder} is not a private folder of this user")
+
+
+def _check_own_regular_file(path: Path) -> None:
+    status = os.lstat(path)  # not following a link
+    if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
+        raise OSError(f"the compiler's output {path} is not a regular file owned by this user")
+
+
+def _write_new_file(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+
+
+def _compiler_environment(compiler: str, folder: str) -> dict[str, str]:
+    """A fixed environment: the compiler finds its assembler and linker beside it or in the system's folders,
+    never in the caller's PATH, and no GCC_EXEC_PREFIX, COMPILER_PATH, LD_PRELOAD, ... reaches it."""
+    directories = dict.fromkeys([os.path.dirname(compiler), "/usr/bin", "/bin"])
+    return {"PATH": os.pathsep.join(directories), "LC_ALL": "C", "TMPDIR": folder}
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill the compiler and everything it started (its own process group), then reap it."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)  # the group is still ours: its leader is not reaped yet
+        else:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def _run_compiler(argv: list[str], folder: str, log_path: Path) -> None:
+    """Run argv (no shell) in folder, its output to log_path; raise unless it exits with 0 within the timeout."""
+    with open(log_path, "xb") as log:  # a file, not a pipe: nothing left running can hold our reads open
+        process = subprocess.Popen(argv, shell=False, cwd=folder, env=_compiler_environment(argv[0], folder),
+                                   stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   close_fds=True, start_new_session=True)
+        try:
+            returncode = process.wait(timeout=COMPILER_TIMEOUT_S)
+        except BaseException:  # the timeout, or an interrupt: leave nothing running
+            _stop(process)
+            raise
+    if returncode != 0:
+        raise subprocess.CalledProcessError(returncode, argv, output=log_path.read_bytes()[-2000:])
+
+
+def _build() -> CompiledStep | None:
     compiler = _compiler()
     if compiler is None:
-        logger.info("No C compiler: the composer steps with PyTorch's operators")
+        logger.info("No usable C compiler: the composer steps with PyTorch's operators")
         return None
     try:
-        with tempfile.TemporaryDirectory(prefix="lstm-composer-step-") as folder:
+        folder = tempfile.mkdtemp(prefix="lstm-composer-step-")  # mode 0700
+        try:
+            _check_private_folder(folder)
             source, library_path = Path(folder) / "step.c", Path(folder) / "step.so"
-            source.write_text(C_SOURCE)
+            _write_new_file(source, C_SOURCE)
             # No -ffast-math: gcc < 13 then links start-up code that flushes subnormal floats to zero in the
             # whole process. A loaded library stays mapped after its folder is removed.
-            subprocess.run([*compiler, "-O3", "-march=native", "-fno-math-errno", "-fPIC", "-std=c11", "-shared",
-                            str(source), "-o", str(library_path), "-lm"], check=True, capture_output=True,
-                           timeout=120)
+            _run_compiler([compiler, "-O3", "-march=native", "-fno-math-errno", "-fPIC", "-std=c11", "-shared",
+                           str(source), "-o", str(library_path), "-lm"], folder, Path(folder) / "compiler.log")
+            _check_own_regular_file(library_path)
             library = ctypes.CDLL(str(library_path))
             advance, finish_layer = library.lstm_advance, library.lstm_finish_layer
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    except subprocess.TimeoutExpired:
+        logger.warning(f"The C compiler {compiler} ran past {COMPILER_TIMEOUT_S:g} s and was stopped; the composer "
+                       "steps with PyTorch's operators")
+        return None
     except (OSError, subprocess.SubprocessError, AttributeError) as error:
-        details = getattr(error, "stderr", b"") or b""
+        details = getattr(error, "output", b"") or b""
         logger.info(f"The compiled LSTM step is unavailable ({error} {details.decode(errors='replace')[-500:]}); "
                     "the composer steps with PyTorch's operators")
         return None

@@ -105,10 +105,11 @@ def card_body(results: dict[str, Any]) -> str:
         "`model.compose(num_tokens, primer, strategy, temperature, top_k, top_p, num_beams, seed, tempo_bpm, program)` "
         "returns a `mido.MidiFile`; `primer` may be a MIDI file (path or bytes) to continue. Strategies: `greedy`, "
         "`sample` (temperature / top-k / top-p), `adaptive` (the lecture's adaptive temperature) and `beam`. The "
-        "LSTM state is carried, so each new token costs one step. Where a C compiler (`cc`) exists, the step is "
-        "compiled on first use from `fused_step.py` (C source shipped beside the model; about 1.5x faster on one "
-        "CPU core) into a temporary folder and loaded with ctypes; set `LSTM_COMPOSER_FUSED_STEP=0` to use "
-        "PyTorch's operators only (the same pieces).",
+        "LSTM state is carried, so each new token costs one step. Where a system C compiler exists (the first of "
+        "`/usr/bin/cc`, `/usr/bin/gcc`, `/usr/bin/clang`; never one on `PATH` or `$CC`, but `LSTM_COMPOSER_CC` "
+        "may name another by its absolute path), the step is compiled on first use from `fused_step.py` (C source "
+        "shipped beside the model; about 1.5x faster on one CPU core) into a private temporary folder and loaded "
+        "with ctypes; set `LSTM_COMPOSER_FUSED_STEP=0` to use PyTorch's operators only (the same pieces).",
         "",
         "## Data and licence",
         "",
