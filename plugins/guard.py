@@ -29,7 +29,6 @@ import math
 import os
 import stat
 import warnings
-from pathlib import Path
 from typing import Any
 
 import gradio as gr

@@ -2,6 +2,8 @@
 
 import io
 import struct
+import tracemalloc
+from collections import Counter
 
 import mido
 import pytest
@@ -10,7 +12,8 @@ from hypothesis import strategies as st
 
 from conftest import DATASETS
 from models.lstm_composer.midi_codec import (
-    BOS, MAX_FILE_BYTES, LectureCodec, Note, PerformanceCodec, SPECIAL_TOKENS, UnusableMidiError, canonical_notes,
+    BOS, EVENT_KINDS, MAX_BEATS, MAX_DATA_BYTES, MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, MAX_SECONDS, MAX_TRACKS,
+    LectureCodec, Note, PerformanceCodec, SPECIAL_TOKENS, UnusableMidiError, canonical_notes, count_events,
     midi_bytes, notes_to_midi, read_score,
 )
 
@@ -43,12 +46,12 @@ def tempo(microseconds: int) -> bytes:
 
 # A C major chord held one beat, then E and G in eighths, written with running status
 # and note-offs as note_on velocity 0 (what many sequencers write).
-RUNNING_STATUS = smf(track(
-    (0, tempo(500_000)),
+RUNNING_STATUS_EVENTS = (
     (0, b"\x90\x3c\x64"), (0, b"\x40\x64"), (0, b"\x43\x64"),  # note_on 60, then running status 64, 67
     (480, b"\x3c\x00"), (0, b"\x40\x00"), (0, b"\x43\x00"),  # velocity 0 = note off, still running status
     (0, b"\x40\x50"), (240, b"\x80\x40\x40"), (0, b"\x90\x43\x50"), (240, b"\x43\x00"),
-), midi_type=0)
+)
+RUNNING_STATUS = smf(track((0, tempo(500_000)), *RUNNING_STATUS_EVENTS), midi_type=0)
 EXPECTED_NOTES = [(0, 60, 480), (0, 64, 480), (0, 67, 480), (480, 64, 240), (720, 67, 240)]
 
 
@@ -211,6 +214,10 @@ def test_unusable_files_give_a_clear_error(tmp_path):
         "absurd tempo": (smf(track((0, tempo(1)), (0, b"\x90\x3c\x64"), (480, b"\x80\x3c\x00")), midi_type=0),
                          "tempo"),
         "smpte": (smf(track((0, b"\x90\x3c\x64"), (480, b"\x80\x3c\x00")), midi_type=0, division=0xE728), "SMPTE"),
+        "division 0": (smf(track((0, b"\x90\x3c\x64"), (480, b"\x80\x3c\x00")), midi_type=0, division=0),
+                       "ticks per beat is 0"),
+        "zero tempo": (smf(track((0, tempo(0)), (0, b"\x90\x3c\x64"), (480, b"\x80\x3c\x00")), midi_type=0),
+                       "tempo of zero microseconds per beat"),
         "endless note": (smf(track((0, b"\x90\x3c\x64"), (0x0FFFFFFF, b"\x80\x3c\x00")), midi_type=0, division=24),
                          "beats"),
     }
@@ -246,6 +253,246 @@ def test_ids_from_midi_starts_with_bos_and_refuses_unknown_chords():
     lecture = LectureCodec(LectureCodec.build_vocabulary(["[1, 2]"]))
     with pytest.raises(UnusableMidiError, match="vocabulary"):
         lecture.ids_from_midi(RUNNING_STATUS)
+
+
+# ------------------------------------------------------------------ floods: bounds on what a file holds
+# Flood files are written as raw bytes (mido would take longer to build them than the reader takes to refuse
+# them), compact with running status; each stays under MAX_FILE_BYTES, as an upload would.
+NOTE = (b"\x00\x90\x3c\x64", b"\x00\x80\x3c\x00")  # one beat of middle C at 480 ticks per beat: on ... off
+
+
+def raw_smf(*bodies: bytes, division: int = 480, midi_type: int = 1) -> bytes:
+    """Tracks given as raw event bytes (no end-of-track added) -> a Standard MIDI File."""
+    chunks = b"".join(b"MTrk" + struct.pack(">I", len(body)) + body for body in bodies)
+    return b"MThd" + struct.pack(">IHHH", 6, midi_type, len(bodies), division) + chunks
+
+
+def flood(first: bytes, then: bytes, count: int) -> bytes:
+    """`count` events: `first`, then `then` repeated (usually the same event in running status)."""
+    return first + then * (count - 1)
+
+
+# For each kind of EVENT_KINDS: its first event and a repeat (running status where the kind has it).
+KIND_EVENTS = {
+    "note_events": (b"\x00\x90\x3c\x64", b"\x00\x3c\x00"),  # note-on, then velocity-0 note-offs
+    "control_changes": (b"\x00\xb0\x07\x64", b"\x00\x07\x64"),
+    "channel_messages": (b"\x00\xc0\x05", b"\x00\x05"),  # program changes: two bytes each in running status
+    "tempo_changes": (b"\x00" + tempo(500_000), b"\x00" + tempo(500_000)),
+    "meta_events": (b"\x00\xff\x01\x00", b"\x00\xff\x01\x00"),  # empty text events
+    "system_messages": (b"\x00\xf8", b"\x00\xf8"),  # timing clocks: mido builds a message for each
+}
+
+
+def with_note(events: bytes) -> bytes:
+    """A playable file whose one track starts with `events`: everything but those events is tiny."""
+    return raw_smf(events + NOTE[0] + variable_length(480) + NOTE[1][1:] + b"\x00\xff\x2f\x00")
+
+
+@pytest.mark.parametrize("kind", list(EVENT_KINDS))
+def test_each_kind_of_event_is_counted_up_to_its_bound_and_refused_past_it(kind):
+    limit, words = EVENT_KINDS[kind]
+    first, then = KIND_EVENTS[kind]
+    at_limit = count_events(raw_smf(flood(first, then, limit)))
+    assert at_limit[kind] == at_limit["events"] == limit
+    with pytest.raises(UnusableMidiError, match=f"^The MIDI file has more than {limit:,} {words}; "
+                                                f"at most {limit:,} are accepted.$"):
+        count_events(raw_smf(flood(first, then, limit + 1)))
+
+
+class MidoMustNotParse(mido.MidiFile):
+    def __init__(self, *args, **kwargs):
+        raise AssertionError("mido was asked to parse a flood that the byte count should have refused")
+
+
+def test_control_change_flood_is_refused_before_mido_builds_any_message(monkeypatch):
+    data = with_note(flood(*KIND_EVENTS["control_changes"], 1_600_000))  # 4.8 MB
+    assert len(data) <= MAX_FILE_BYTES
+    monkeypatch.setattr(mido, "MidiFile", MidoMustNotParse)
+    with pytest.raises(UnusableMidiError, match="^The MIDI file has more than 100,000 control changes; "
+                                                "at most 100,000 are accepted.$"):
+        read_score(data)
+
+
+def test_tempo_change_flood_is_refused_in_little_memory(tmp_path):
+    data = with_note(flood(*KIND_EVENTS["tempo_changes"], 700_000))  # 4.9 MB
+    assert len(data) <= MAX_FILE_BYTES
+    path = tmp_path / "tempo-flood.mid"
+    path.write_bytes(data)
+    with pytest.raises(UnusableMidiError, match="more than 20,000 tempo changes; at most 20,000 are accepted"):
+        read_score(path)
+    tracemalloc.start()  # (it slows the count down some 30 times: one flood is enough)
+    try:
+        with pytest.raises(UnusableMidiError, match="more than 20,000 tempo changes; at most 20,000 are accepted"):
+            read_score(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # mido would build 700,000 message objects first: well over 100 MB.
+    assert peak < 10e6, f"{peak / 1e6:.0f} MB used to refuse a flood"
+
+
+def test_meta_event_and_system_message_floods_are_refused():
+    with pytest.raises(UnusableMidiError, match="more than 20,000 meta events"):
+        read_score(with_note(flood(*KIND_EVENTS["meta_events"], 1_000_000)))
+    with pytest.raises(UnusableMidiError, match="more than 2,000 system exclusive and other system messages"):
+        read_score(with_note(flood(*KIND_EVENTS["system_messages"], 2_000_000)))
+
+
+def test_running_status_tricks_are_counted_as_mido_reads_them():
+    # Running status after a sysex: mido drops the data byte and reads another sysex (3 bytes each).
+    sysex = flood(b"\x00\xf0\x00", b"\x00\x00\x00", 1_500_000)
+    with pytest.raises(UnusableMidiError, match="system exclusive"):
+        read_score(with_note(sysex))
+    # Program changes in running status take two bytes each: 2.5 million fit in 5 MB.
+    with pytest.raises(UnusableMidiError, match="more than 100,000 program changes, pitch bends and aftertouch"):
+        read_score(with_note(flood(*KIND_EVENTS["channel_messages"], 2_500_000)))
+    # A meta event between channel events leaves running status as it was.
+    small = raw_smf(b"\x00\x90\x3c\x64\x00\xff\x01\x00\x83\x60\x3c\x00\x00\xff\x2f\x00")
+    assert count_events(small)["note_events"] == 2 and plain(read_score(small).notes) == [(0, 60, 480)]
+
+
+def test_zero_length_note_flood_is_refused_though_it_has_no_notes():
+    # Zero-length notes are dropped, so MAX_NOTES never sees them; the bound on note events does.
+    zero_length = flood(b"\x00\x90\x3c\x64", b"\x00\x3c\x00\x00\x3c\x64", 700_000)
+    with pytest.raises(UnusableMidiError, match="more than 250,000 note-on and note-off events"):
+        read_score(with_note(zero_length))
+
+
+def test_many_kinds_each_under_its_bound_are_refused_by_the_total():
+    notes = flood(b"\x00\x90\x3c\x64", b"\x00\x3c\x00", 240_000)
+    controls = flood(*KIND_EVENTS["control_changes"], MAX_EVENTS - 240_000 + 1)
+    with pytest.raises(UnusableMidiError, match=f"more than {MAX_EVENTS:,} events; at most {MAX_EVENTS:,}"):
+        read_score(with_note(notes + controls))
+
+
+def test_too_many_tracks_are_refused_from_the_header():
+    tiny = b"MTrk" + struct.pack(">I", 4) + b"\x00\xff\x2f\x00"
+    many = b"MThd" + struct.pack(">IHHH", 6, 1, 30_000, 480) + tiny * 30_000
+    with pytest.raises(UnusableMidiError, match=f"has 30,000 tracks; at most {MAX_TRACKS:,} are accepted"):
+        read_score(many)
+    # The header alone is enough: the tracks need not even be there.
+    with pytest.raises(UnusableMidiError, match="has 30,000 tracks"):
+        read_score(many[:14])
+    # As many tracks as allowed, one note in one of them, is read.
+    allowed = raw_smf(NOTE[0] + b"\x83\x60" + NOTE[1][1:] + b"\x00\xff\x2f\x00",
+                      *[b"\x00\xff\x2f\x00"] * (MAX_TRACKS - 1))
+    assert plain(read_score(allowed).notes) == [(0, 60, 480)]
+
+
+def test_83_hours_at_10_bpm_is_refused_by_its_length_in_seconds():
+    # 499 one-beat notes, 100 beats apart, at 10 BPM: 49,801 beats (under MAX_BEATS), 83 hours.
+    events = b"\x00" + tempo(6_000_000) + b"".join(
+        (NOTE[0] if index == 0 else variable_length(99 * 480) + NOTE[0][1:]) + variable_length(480) + NOTE[1][1:]
+        for index in range(499))
+    data = raw_smf(events + b"\x00\xff\x2f\x00")
+    assert 49_801 < MAX_BEATS
+    with pytest.raises(UnusableMidiError, match=r"^The MIDI file plays for 83\.0 hours; at most 4 hours are "
+                                                r"accepted\.$"):
+        read_score(data)
+
+
+def test_length_in_seconds_follows_the_tempo_map():
+    def piece(*tempos_by_beat: tuple[int, int]) -> bytes:
+        """3,000 one-beat notes, with tempo changes (beat, microseconds per beat) written where they fall."""
+        events, changes = [], dict(tempos_by_beat)
+        for beat in range(3_000):
+            if beat in changes:
+                events.append(b"\x00" + tempo(changes[beat]))
+            events.append(b"\x00\x90\x3c\x64" + variable_length(480) + b"\x80\x3c\x00")
+        return raw_smf(b"".join(events) + b"\x00\xff\x2f\x00")
+
+    assert MAX_SECONDS == 4 * 3600
+    slow_start = read_score(piece((0, 6_000_000), (1, 500_000)))  # one beat at 10 BPM, then 120 BPM
+    assert slow_start.seconds() == pytest.approx(6 + 2_999 * 0.5)
+    with pytest.raises(UnusableMidiError, match="plays for 5.0 hours"):
+        read_score(piece((0, 6_000_000)))  # 3,000 beats at 10 BPM
+    with pytest.raises(UnusableMidiError, match="plays for 5.0 hours"):
+        read_score(piece((0, 500_000), (1, 6_000_000)))  # 120 BPM for one beat, then 10 BPM
+
+
+def test_division_zero_and_smpte_each_get_their_own_message():
+    note = track((0, b"\x90\x3c\x64"), (480, b"\x80\x3c\x00"))
+    with pytest.raises(UnusableMidiError) as zero:
+        read_score(smf(note, division=0))
+    with pytest.raises(UnusableMidiError) as smpte:
+        read_score(smf(note, division=0xE250))  # -30 frames per second, 80 ticks per frame
+    assert "ticks per beat is 0" in str(zero.value) and "SMPTE" not in str(zero.value)
+    assert "SMPTE frames" in str(smpte.value) and "is 0" not in str(smpte.value)
+    built = mido.MidiFile(ticks_per_beat=0, tracks=[mido.MidiTrack([mido.Message("note_on", note=60, time=0)])])
+    with pytest.raises(UnusableMidiError, match="ticks per beat is 0"):
+        read_score(built)
+
+
+def test_overlong_numbers_and_big_payloads_are_refused_at_once():
+    # mido reads a delta time of any length; its cost grows with the square of the length (hours for 4 MB).
+    with pytest.raises(UnusableMidiError, match="takes more than 4 bytes"):
+        read_score(raw_smf(b"\xff" * 4_000_000 + b"\x7f" + NOTE[0][1:]))
+    lyric = b"\x00\xff\x05" + variable_length(200_000) + b"la " * 66_666 + b"la"
+    with pytest.raises(UnusableMidiError, match=f"more than {MAX_DATA_BYTES // 1024} KB of text and system exclusive"):
+        read_score(with_note(lyric * 2))
+    # A meta event claiming more bytes than are left is damage, not a payload.
+    with pytest.raises(UnusableMidiError, match="damaged or truncated"):
+        read_score(raw_smf(NOTE[0] + b"\x00\xff\x01" + variable_length(1_000_000) + b"text"))
+
+
+def test_midi_files_built_in_code_are_held_to_the_same_bounds():
+    messages = [mido.MetaMessage("set_tempo", tempo=500_000, time=0)] * 20_001
+    built = mido.MidiFile(tracks=[mido.MidiTrack([*messages, mido.Message("note_on", note=60, time=0)])])
+    with pytest.raises(UnusableMidiError, match="more than 20,000 tempo changes"):
+        read_score(built)
+
+
+def mido_counts(midi: mido.MidiFile) -> Counter:
+    """What mido built, counted by the kinds of EVENT_KINDS."""
+    counts = Counter(tracks=len(midi.tracks))
+    for message in (message for track in midi.tracks for message in track):
+        kind = message.type
+        counts["events"] += 1
+        counts["note_events" if kind in ("note_on", "note_off") else "control_changes" if kind == "control_change"
+               else "channel_messages" if kind in ("program_change", "pitchwheel", "aftertouch", "polytouch")
+               else "tempo_changes" if kind == "set_tempo" else "meta_events" if message.is_meta
+               else "system_messages"] += 1
+    return counts
+
+
+def scanned(counts: dict) -> Counter:
+    return Counter({key: value for key, value in counts.items() if key != "data_bytes" and value})
+
+
+def test_whole_corpus_is_within_the_bounds_with_a_wide_margin():
+    """Every real file passes every event bound with at least 10x to spare; a sample agrees with mido exactly."""
+    files = corpus_sample(1)
+    largest = Counter()
+    for index, path in enumerate(files):
+        data = path.read_bytes()
+        counts = count_events(data)
+        largest |= Counter(counts)
+        if index % 10 == 0:
+            assert scanned(counts) == mido_counts(mido.MidiFile(file=io.BytesIO(data))), path.name
+    for kind, (limit, _) in EVENT_KINDS.items():
+        assert largest[kind] * 10 <= limit, kind
+    assert largest["events"] * 10 <= MAX_EVENTS and largest["tracks"] * 10 <= MAX_TRACKS
+    assert largest["data_bytes"] * 10 <= MAX_DATA_BYTES and largest["note_events"] < 2 * MAX_NOTES
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_count_events_counts_what_mido_builds(data):
+    """Damaged files: wherever mido reads the file, the byte-level count is exactly what it built."""
+    base = bytearray(smf(track((0, tempo(600_000)), (0, b"\xb0\x07\x64"), (0, b"\xc0\x05"), (0, b"\xff\x01\x02hi")),
+                         track((0, b"\xf0\x02\x7e\xf7"), *RUNNING_STATUS_EVENTS, (0, b"\xe0\x00\x40"))))
+    for _ in range(data.draw(st.integers(1, 6))):
+        base[data.draw(st.integers(0, len(base) - 1))] = data.draw(st.integers(0, 255))
+    damaged = bytes(base[:data.draw(st.integers(0, len(base)))])
+    try:
+        counts = count_events(damaged)
+    except UnusableMidiError:
+        return  # refused before mido: read_score says the same
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(damaged))
+    except Exception:  # noqa: BLE001 - mido refuses the damage; read_score turns that into UnusableMidiError
+        return
+    assert scanned(counts) == +mido_counts(midi)
 
 
 # ------------------------------------------------------------------ properties (hypothesis)

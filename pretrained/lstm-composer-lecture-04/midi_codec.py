@@ -11,15 +11,20 @@ Two codecs share one MIDI reader:
   `note_<pitch>` and `dur_<steps>` tokens. Time is counted in beats, so tempo
   changes in a file leave its rhythm intact; the written file uses one tempo.
 
-What the reader accepts is bounded (file size, notes, length, tempo); any file
-it cannot use raises `UnusableMidiError`, a `ValueError` whose message is fit to
-show a user. Nothing else escapes `read_score`, whatever bytes it is given.
+What the reader accepts is bounded (file size, tracks, events of each kind,
+notes, length in beats and seconds, tempo). The events are counted straight
+from the file's bytes (`count_events`) before mido builds a message object for
+each, so a flood of events is refused in a fraction of a second and without
+memory to speak of. Any file the reader cannot use raises `UnusableMidiError`,
+a `ValueError` whose message is fit to show a user. Nothing else escapes
+`read_score`, whatever bytes it is given.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,7 +33,31 @@ import mido
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NOTES = 100_000
 MAX_BEATS = 50_000  # about 7 hours at 120 BPM
+MAX_SECONDS = 4 * 3600  # playing time along the tempo map; the corpus's longest piece lasts 1,161 s (19 minutes)
 MIN_TEMPO_BPM, MAX_TEMPO_BPM = 10.0, 1000.0
+
+# Bounds on the events a file holds, counted from its bytes before mido parses it (mido spends about
+# 5 microseconds and 270 bytes on each message it builds: 1.6 million control changes took seconds and
+# hundreds of MB). The figures leave a wide margin over the real corpus (../shared/datasets/midi:
+# 1,127 files, the largest Beethoven's Grosse Fuge op. 133 with 18,224 events and 9,019 notes) and
+# over what real-world files from sequencers and recorded performances carry.
+MAX_TRACKS = 1_024  # corpus: at most 16; big orchestral exports have about a hundred
+MAX_NOTE_EVENTS = 250_000  # note-ons and note-offs; corpus: 18,128. A note is two events: 2 x MAX_NOTES plus
+#                            room for zero-length notes and stray note-offs, which MAX_NOTES does not count
+MAX_CONTROL_CHANGES = 100_000  # corpus: 0 (music21 writes none); pedal and expression curves of a recorded
+#                                performance come to tens of thousands
+MAX_CHANNEL_MESSAGES = 100_000  # program changes, pitch bends and aftertouch; corpus: 42; dense bend curves
+#                                 come to tens of thousands
+MAX_TEMPO_CHANGES = 20_000  # corpus: 5; one change per beat of a two-hour piece at 120 BPM is 14,400
+MAX_META_EVENTS = 20_000  # other meta events: names, text, lyrics, markers, signatures, end of track;
+#                           corpus: 255; a karaoke file has one lyric per syllable, a few thousand
+MAX_SYSTEM_MESSAGES = 2_000  # sysex and other system messages; corpus: 0; General MIDI and synthesiser set-up
+#                              sends a few to a few hundred
+MAX_EVENTS = 300_000  # all events together; corpus: 18,224; mido builds this many in about 1.5 s and 80 MB
+MAX_DATA_BYTES = 256 * 1024  # bytes inside meta and sysex events, which mido reads one at a time;
+#                              corpus: 2,906; lyrics and set-up dumps take some KB
+MAX_NUMBER_BYTES = 4  # a delta time or length in the file; the standard allows 4 bytes (mido reads any
+#                       number, at a cost growing with the square of its length: about an hour for 4 MB)
 DRUM_CHANNEL = 9  # General MIDI channel 10: unpitched percussion
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
 PAD, BOS, EOS = 0, 1, 2
@@ -75,12 +104,15 @@ class Score:
 
 # --------------------------------------------------------------------------- reading
 def load_midi(source) -> mido.MidiFile:
-    """Parse `source` (bytes, a path or a `mido.MidiFile`) with mido, bounded in size.
+    """Parse `source` (bytes, a path or a `mido.MidiFile`) with mido, bounded in size and content.
 
+    Before mido parses the bytes, `count_events` checks the header and counts
+    the events against the bounds above, so that what mido builds is bounded.
     Every parsing failure becomes `UnusableMidiError`: mido raises many kinds
     of exception on damaged files (OSError, EOFError, KeyError, ValueError...).
     """
     if isinstance(source, mido.MidiFile):
+        check_midi_file(source)
         return source
     if isinstance(source, (str, os.PathLike)):
         try:
@@ -100,6 +132,7 @@ def load_midi(source) -> mido.MidiFile:
         raise UnusableMidiError(_too_big(len(data)))
     if not data.startswith(b"MThd"):
         raise UnusableMidiError("This is not a MIDI file: Standard MIDI Files start with 'MThd'.")
+    count_events(data)
     try:
         return mido.MidiFile(file=io.BytesIO(data))
     except Exception as error:  # noqa: BLE001 - any parser failure means the same thing: unusable input
@@ -111,6 +144,179 @@ def _too_big(size: int) -> str:
     return f"The MIDI file is {size / 1e6:.1f} MB; at most {MAX_FILE_BYTES / 1e6:.0f} MB are accepted."
 
 
+# The kinds of event count_events tells apart, in the order of its counts: (limit, words for a message).
+EVENT_KINDS = {
+    "note_events": (MAX_NOTE_EVENTS, "note-on and note-off events"),
+    "control_changes": (MAX_CONTROL_CHANGES, "control changes"),
+    "channel_messages": (MAX_CHANNEL_MESSAGES, "program changes, pitch bends and aftertouch messages"),
+    "tempo_changes": (MAX_TEMPO_CHANGES, "tempo changes"),
+    "meta_events": (MAX_META_EVENTS, "meta events such as names, text, lyrics and markers"),
+    "system_messages": (MAX_SYSTEM_MESSAGES, "system exclusive and other system messages"),
+}
+_NOTE, _CONTROL, _CHANNEL, _TEMPO, _META, _SYSTEM = range(len(EVENT_KINDS))
+_LIMITS = tuple(limit for limit, _ in EVENT_KINDS.values())
+_WORDS = tuple(words for _, words in EVENT_KINDS.values())
+# What mido does with each status byte of a track (its SPEC_BY_STATUS): the kind of message and how
+# many data bytes follow; kind -1 where mido refuses the byte. Sysex (0xF0, 0xF7) and meta events
+# (0xFF) carry their own length and are handled apart.
+_SYSTEM_DATA_BYTES = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
+
+
+def _status_table() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    kinds, data_bytes = [-1] * 256, [0] * 256
+    for status in range(0x80, 0xF0):
+        high = status & 0xF0
+        kinds[status] = _NOTE if high in (0x80, 0x90) else _CONTROL if high == 0xB0 else _CHANNEL
+        data_bytes[status] = 1 if high in (0xC0, 0xD0) else 2
+    for status, count in _SYSTEM_DATA_BYTES.items():
+        kinds[status], data_bytes[status] = _SYSTEM, count
+    return tuple(kinds), tuple(data_bytes)
+
+
+_KIND_OF_STATUS, _DATA_BYTES_OF_STATUS = _status_table()
+
+
+def _too_many(kind: int) -> UnusableMidiError:
+    limit = _LIMITS[kind]
+    return UnusableMidiError(f"The MIDI file has more than {limit:,} {_WORDS[kind]}; at most {limit:,} are accepted.")
+
+
+def _check_header(midi_type: int, tracks: int, division: int) -> None:
+    if midi_type == 2:
+        raise UnusableMidiError("This is a type 2 MIDI file (independent sequences); only types 0 and 1 are supported.")
+    if division == 0:
+        raise UnusableMidiError("The MIDI file's header says its ticks per beat is 0, so its rhythm cannot be read.")
+    if division < 0:
+        raise UnusableMidiError("This MIDI file counts time in SMPTE frames; only files that count ticks per "
+                                "beat are supported.")
+    if tracks > MAX_TRACKS:
+        raise UnusableMidiError(f"The MIDI file has {tracks:,} tracks; at most {MAX_TRACKS:,} are accepted.")
+
+
+def _too_many_events() -> UnusableMidiError:
+    return UnusableMidiError(f"The MIDI file has more than {MAX_EVENTS:,} events; at most {MAX_EVENTS:,} are accepted.")
+
+
+def _number_too_long() -> UnusableMidiError:
+    return UnusableMidiError(f"The MIDI file is damaged and cannot be read: a time or a length in it takes more "
+                             f"than {MAX_NUMBER_BYTES} bytes, the most the MIDI standard allows.")
+
+
+class _MidoRefuses(Exception):
+    """count_events reached bytes that mido will refuse: mido, which stops there too, says why."""
+
+
+def count_events(data: bytes) -> dict[str, int]:
+    """Count a Standard MIDI File's tracks and events by kind, straight from its bytes, refusing floods.
+
+    The walk follows mido's reader (the header's track count, chunk lengths,
+    running status as mido applies it, sysex and meta lengths) without
+    building anything, and raises `UnusableMidiError` as soon as a count
+    passes its bound, or when the header describes a file `read_score` cannot
+    use. Where the bytes are damaged it stops and leaves the verdict to mido,
+    which fails at the same place, having built no more messages than were
+    counted. Returns the counts: "tracks", "events" (all kinds), "data_bytes"
+    (inside meta and sysex events) and one per kind of EVENT_KINDS.
+    """
+    counts = [0] * len(EVENT_KINDS)
+    tracks_read = events = payload = 0
+    try:
+        if data[:4] != b"MThd" or len(data) < 14 or int.from_bytes(data[4:8], "big") < 6:
+            raise _MidoRefuses
+        midi_type, tracks, division = struct.unpack(">hhh", data[8:14])  # signed, as mido reads them
+        _check_header(midi_type, tracks, division)
+        position = 8 + int.from_bytes(data[4:8], "big")
+        kind_of, data_bytes_of, limits = _KIND_OF_STATUS, _DATA_BYTES_OF_STATUS, _LIMITS
+        for _ in range(tracks):  # none when the header's count is negative, as in mido
+            if data[position:position + 4] != b"MTrk" or position + 8 > len(data):
+                raise _MidoRefuses
+            end = position + 8 + int.from_bytes(data[position + 4:position + 8], "big")
+            position += 8
+            tracks_read += 1
+            last_status = -1
+            while position != end:  # as in mido, an event may run past the chunk's end into what follows
+                for _ in range(MAX_NUMBER_BYTES):  # the delta time; its value is not needed here
+                    position += 1
+                    if data[position - 1] < 0x80:
+                        break
+                else:
+                    raise _number_too_long()
+                status = data[position]
+                position += 1
+                running = status < 0x80  # running status: that byte was the first data byte
+                if running:
+                    if last_status < 0:
+                        raise _MidoRefuses  # running status with no status before it
+                    status = last_status
+                elif status != 0xFF:
+                    last_status = status  # mido lets sysex and system messages set running status too
+                if status == 0xFF or status == 0xF0 or status == 0xF7:
+                    if status == 0xFF:
+                        kind = _TEMPO if data[position] == 0x51 else _META
+                        position += 1
+                    else:
+                        kind = _SYSTEM  # a running-status byte before sysex is dropped, as mido does
+                    length = 0
+                    for _ in range(MAX_NUMBER_BYTES):
+                        byte = data[position]
+                        position += 1
+                        length = (length << 7) | (byte & 0x7F)
+                        if byte < 0x80:
+                            break
+                    else:
+                        raise _number_too_long()
+                    if position + length > len(data):
+                        raise UnusableMidiError("The MIDI file is damaged or truncated and cannot be read "
+                                                "(an event claims more bytes than the file has left).")
+                    payload += length
+                    if payload > MAX_DATA_BYTES:
+                        raise UnusableMidiError(f"The MIDI file carries more than {MAX_DATA_BYTES // 1024:,} KB of "
+                                                f"text and system exclusive data; at most "
+                                                f"{MAX_DATA_BYTES // 1024:,} KB are accepted.")
+                    position += length
+                else:
+                    kind = kind_of[status]
+                    if kind < 0:
+                        raise _MidoRefuses  # an undefined status byte
+                    position += max(0, data_bytes_of[status] - running)
+                counts[kind] += 1
+                if counts[kind] > limits[kind]:
+                    raise _too_many(kind)
+                events += 1
+                if events > MAX_EVENTS:
+                    raise _too_many_events()
+    except (_MidoRefuses, IndexError):  # IndexError: the bytes end inside an event (truncated)
+        pass
+    return {"tracks": tracks_read, "events": events, "data_bytes": payload, **dict(zip(EVENT_KINDS, counts))}
+
+
+def check_midi_file(midi: mido.MidiFile) -> None:
+    """The bounds of `count_events`, for a file mido has already parsed or that was built in code."""
+    division = midi.ticks_per_beat if isinstance(midi.ticks_per_beat, int) else -1
+    _check_header(midi.type, len(midi.tracks), division)
+    counts = [0] * len(EVENT_KINDS)
+    events = 0
+    for track in midi.tracks:
+        for message in track:
+            kind = message.type
+            if kind in ("note_on", "note_off"):
+                kind = _NOTE
+            elif kind == "control_change":
+                kind = _CONTROL
+            elif kind in ("program_change", "pitchwheel", "aftertouch", "polytouch"):
+                kind = _CHANNEL
+            elif kind == "set_tempo":
+                kind = _TEMPO
+            else:
+                kind = _META if message.is_meta else _SYSTEM
+            counts[kind] += 1
+            if counts[kind] > _LIMITS[kind]:
+                raise _too_many(kind)
+            events += 1
+            if events > MAX_EVENTS:
+                raise _too_many_events()
+
+
 def read_score(source, keep_drums: bool = False) -> Score:
     """All pitched notes of a MIDI file (types 0 and 1), merged across tracks and channels.
 
@@ -120,12 +326,7 @@ def read_score(source, keep_drums: bool = False) -> Score:
     track. Unlike the phraser, a second `note_on` of a sounding key ends the
     first note and starts a new one (a re-strike), instead of only ending it.
     """
-    midi = load_midi(source)
-    if midi.type == 2:
-        raise UnusableMidiError("This is a type 2 MIDI file (independent sequences); only types 0 and 1 are supported.")
-    if not isinstance(midi.ticks_per_beat, int) or midi.ticks_per_beat <= 0:
-        raise UnusableMidiError("This MIDI file counts time in SMPTE frames; only files that count ticks per "
-                                "beat are supported.")
+    midi = load_midi(source)  # header, tracks and events already checked against the bounds
     notes: list[Note] = []
     tempos: list[tuple[int, int]] = []
     drum_notes = 0
@@ -176,6 +377,10 @@ def read_score(source, keep_drums: bool = False) -> Score:
         raise UnusableMidiError("The MIDI file has no notes.")
     if score.beats > MAX_BEATS:
         raise UnusableMidiError(f"The MIDI file lasts {score.beats:,.0f} beats; at most {MAX_BEATS:,} are accepted.")
+    hours, most = score.seconds() / 3600, MAX_SECONDS / 3600
+    if hours > most:
+        shown = f"{hours:,.1f}" if round(hours, 1) > most else f"{hours:.3f}"  # never "4.0 hours; at most 4"
+        raise UnusableMidiError(f"The MIDI file plays for {shown} hours; at most {most:g} hours are accepted.")
     return score
 
 
@@ -450,4 +655,7 @@ def codec_from_config(config) -> Codec:
 
 __all__ = ["UnusableMidiError", "Note", "Score", "read_score", "load_midi", "notes_to_midi", "canonical_notes",
            "midi_bytes", "Codec", "LectureCodec", "PerformanceCodec", "codec_from_config",
-           "SPECIAL_TOKENS", "PAD", "BOS", "EOS", "MAX_FILE_BYTES", "MAX_NOTES"]
+           "count_events", "check_midi_file", "EVENT_KINDS", "SPECIAL_TOKENS", "PAD", "BOS", "EOS",
+           "MAX_FILE_BYTES", "MAX_NOTES", "MAX_BEATS", "MAX_SECONDS", "MAX_TRACKS", "MAX_EVENTS",
+           "MAX_NOTE_EVENTS", "MAX_CONTROL_CHANGES", "MAX_CHANNEL_MESSAGES", "MAX_TEMPO_CHANGES", "MAX_META_EVENTS",
+           "MAX_SYSTEM_MESSAGES", "MAX_DATA_BYTES", "MAX_NUMBER_BYTES"]
