@@ -54,6 +54,7 @@ bench: setup system-packages
 	$(PY) bench/bench_gan.py --json bench/results/gan-cpu.json
 	$(PY) bench/fuzz_midi.py --files 12000 --data-dir $(DATA_DIR)/midi
 	$(PY) bench/load_test.py --clients 32 --seconds 60 --json bench/results/load-cpu.json
+	$(PY) bench/attack.py --json bench/results/attack-cpu.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

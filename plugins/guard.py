@@ -94,6 +94,9 @@ def check_uploaded_file(reference: Any, label: str, *, image: bool, folder: str 
     if not isinstance(path, str) or not path or "://" in path or path.startswith("data:"):
         raise gr.Error(f"“{label}” must be a file uploaded to this hub (upload it first, then send its path).",
                        print_exception=False)
+    url = reference.get("url")
+    if isinstance(url, str) and url.startswith("data:"):  # Gradio would decode it instead of the file
+        raise gr.Error(f"“{label}”: send files as uploads, not as data URLs.", print_exception=False)
     absolute = os.path.abspath(path)
     if not (_inside(absolute, folder) and _inside(os.path.realpath(absolute), folder)):
         raise gr.Error(f"“{label}”: the hub only reads files that were uploaded to it; upload the file first.",

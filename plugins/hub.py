@@ -86,7 +86,7 @@ def serve(names: list[str] | None = None, title: str = "Deep Structured Learning
     # stopping, `docker stop`) does the same, and atexit then removes the folder.
     signal.signal(signal.SIGTERM, _interrupt)
     app = build_app(names, title)
-    limits = Middleware(RequestLimits, before_upload=lambda: folder.sweep(min_interval=2.0))
+    limits = Middleware(RequestLimits, before_upload=folder.sweep)
     app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, js=SELECT_BRUSHES_JS,
                app_kwargs={"middleware": [limits]})
 

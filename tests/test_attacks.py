@@ -16,7 +16,7 @@ from PIL import Image
 
 from conftest import REPO_ROOT, HubServer, clean_env
 from hub_api import (COMPOSER_MODEL, DIGIT_MODEL, STYLE_MODEL, Api, assert_refused, assert_still_serving, bomb,
-                     control_change_flood, hub_folder, png, rss_bytes)
+                     control_change_flood, drawn_one, hub_folder, png, rss_bytes)
 
 pytestmark = pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(),
                                 reason="no shipped mnist-cnn weights")
@@ -91,6 +91,16 @@ def test_image_bombs_are_refused_from_their_header_without_growing_the_server(hu
     before = rss_bytes(hub.process.pid)
     assert_refused(api.call(endpoint, arguments(reference)), "limit is 4096 pixels per side")
     assert rss_bytes(hub.process.pid) - before < 100 * 2**20  # decoding it would take 550 MB
+    assert_still_serving(api)
+
+
+def test_a_data_url_beside_an_uploaded_path_is_refused(api):
+    import base64
+
+    reference = api.upload("one.png", drawn_one())
+    reference["url"] = "data:image/png;base64," + base64.b64encode(bomb(12000)).decode()  # Gradio decodes it first
+    drawing = {"background": None, "layers": [], "composite": reference}
+    assert_refused(api.call("mnist_cnn_explain_drawing", [drawing, DIGIT_MODEL]), "data URL")
     assert_still_serving(api)
 
 
