@@ -17,16 +17,21 @@ import hashlib
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, gather_object, set_seed
+from accelerate.utils import (DataLoaderConfiguration, broadcast_object_list, gather_object, is_cuda_available,
+                              set_seed)
+from accelerate.utils import load as accelerate_load  # torch.load(weights_only=True) plus numpy's RNG types
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -82,7 +87,18 @@ class TrainerState:
 
     @classmethod
     def load(cls, folder: Path) -> "TrainerState":
-        return cls(**json.loads((folder / "trainer_state.json").read_text()))
+        """Read what `save` wrote; ValueError for anything else, so a damaged file cannot steer a resume."""
+        values = json.loads((folder / "trainer_state.json").read_text())
+        names = [field.name for field in fields(cls)]
+        if not isinstance(values, dict) or sorted(values) != sorted(names):
+            raise ValueError(f"trainer_state.json does not hold exactly the fields {', '.join(names)}")
+        state = cls(**values)
+        counts = (state.epoch, state.batches_in_epoch, state.global_step)
+        if not all(type(count) is int and count >= 0 for count in counts):
+            raise ValueError("trainer_state.json holds an epoch, batch or step count that is not a whole number >= 0")
+        if type(state.train_seconds) not in (int, float) or not 0 <= state.train_seconds < math.inf:
+            raise ValueError("trainer_state.json holds a train_seconds that is not a finite number >= 0")
+        return state
 
 
 class MetricsLog:
@@ -108,11 +124,54 @@ class MetricsLog:
         self.path.write_text("".join(line + "\n" for line in kept))
 
 
+def _accelerate_name(stem: str, index: int, suffix: str) -> str:
+    """Accelerate's file names for the index-th model, optimizer, ...: model.safetensors, model_1.safetensors."""
+    return f"{stem}{'' if index == 0 else f'_{index}'}{suffix}"
+
+
+def _random_states_name(process_index: int) -> str:
+    return f"random_states_{process_index}.pkl"  # one per process, index always written
+
+
+def _one_line(error: BaseException) -> str:
+    """The first sentence of an error message (torch's go on for lines), or the error's type if it has none."""
+    text = " ".join(str(error).split()).split(". ")[0]
+    return text[:200] or type(error).__name__
+
+
+def _check_random_states(path: Path) -> torch.Tensor:
+    """Raise unless `path` holds what accelerate's `load_accelerator_state` applies, checked on spare generators.
+
+    Mirrors its loader (accelerate 1.x): `load` (weights_only=True) then
+    `random.setstate`, `np.random.set_state`, `torch.set_rng_state` and, on a
+    CUDA machine, `torch.cuda.set_rng_state_all`. Accelerate catches every
+    error there and only logs it; this check is what turns that into a refusal.
+    Returns the CPU generator state, to confirm afterwards that it was applied.
+    """
+    states = accelerate_load(path)
+    random.Random().setstate(states["random_state"])
+    np.random.RandomState().set_state(states["numpy_random_seed"])
+    torch.Generator().set_state(states["torch_manual_seed"])
+    if is_cuda_available():
+        cuda = states.get("torch_cuda_manual_seed")
+        if cuda is None:
+            raise ValueError("no CUDA generator states (was it saved on a machine without a GPU?)")
+        if len(cuda) > torch.cuda.device_count() or not all(
+                isinstance(state, torch.Tensor) and state.dtype == torch.uint8 for state in cuda):
+            raise ValueError(f"{len(cuda)} CUDA generator states do not fit the "
+                             f"{torch.cuda.device_count()} GPU(s) here")
+    return states["torch_manual_seed"]
+
+
 class Checkpoints:
     """`save_state` folders named step-NNNNNNN, written under a temporary name then renamed.
 
     A run killed while writing leaves only an `.incomplete-*` folder behind, so
-    the newest `step-*` folder is always a complete, loadable checkpoint.
+    every `step-*` folder was complete when written. Files can still be damaged
+    afterwards (a disk fault, a copy cut short, a hand edit), so `--resume`
+    loads every file of a checkpoint before trusting it (`problem`) and falls
+    back to the newest intact one: resuming from a broken checkpoint would
+    either crash or, worse, continue inexactly without saying so.
     """
 
     def __init__(self, folder: Path, accelerator: Accelerator, keep: int):
@@ -124,9 +183,6 @@ class Checkpoints:
         if not self.folder.is_dir():
             return []
         return sorted(path for path in self.folder.iterdir() if path.name.startswith(CHECKPOINT_PREFIX))
-
-    def latest(self) -> Path | None:
-        return (self.all() or [None])[-1]
 
     def save(self, state: TrainerState) -> Path:
         accelerator = self.accelerator
@@ -146,6 +202,102 @@ class Checkpoints:
                 shutil.rmtree(old, ignore_errors=True)
         accelerator.wait_for_everyone()
         return final
+
+    def expected_files(self) -> list[str]:
+        """What `save_state` writes for this run's prepared objects, and `save` beside it.
+
+        Read from the accelerator's own lists (what `save_state` iterates), so a
+        plugin with two models or optimizers (the GAN) is checked file by file.
+        """
+        accelerator = self.accelerator
+        names = [_accelerate_name("model", i, ".safetensors") for i in range(len(accelerator._models))]
+        names += [_accelerate_name("optimizer", i, ".bin") for i in range(len(accelerator._optimizers))]
+        names += [_accelerate_name("scheduler", i, ".bin") for i in range(len(accelerator._schedulers))]
+        names += ["scaler.pt"] if accelerator.scaler is not None else []
+        names += [_random_states_name(i) for i in range(accelerator.num_processes)]
+        return names + ["trainer_state.json"]
+
+    def problem(self, folder: Path) -> str | None:
+        """Why `folder` cannot be resumed from exactly, or None when it can.
+
+        Every expected file must exist, and every state file in the folder must
+        load with the loader `load_state` will use: safetensors' own for
+        weights, accelerate's `load` (torch.load, weights_only=True) for the
+        optimizer, scheduler, scaler and sampler states, the RNG check above
+        for random states. Loading is the one check a truncated file cannot
+        pass. Custom-object pickles are not opened: this engine registers none.
+        """
+        if not folder.is_dir():
+            return "it is not a folder"
+        missing = [name for name in self.expected_files() if not (folder / name).is_file()]
+        if missing:
+            return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+        for path in sorted(folder.iterdir()):
+            try:
+                if path.suffix == ".safetensors":
+                    load_file(path)
+                elif path.name.startswith("random_states_") and path.suffix == ".pkl":
+                    _check_random_states(path)
+                elif path.suffix in (".bin", ".pt"):
+                    accelerate_load(path, map_location="cpu")
+            except Exception as error:  # whatever a damaged file raises, it means the same here
+                return f"{path.name} does not load: {_one_line(error)}"
+        try:
+            state = TrainerState.load(folder)
+        except (OSError, ValueError) as error:
+            return f"trainer_state.json does not load: {_one_line(error)}"
+        if folder.name != f"{CHECKPOINT_PREFIX}{state.global_step:07d}":
+            return f"trainer_state.json says step {state.global_step}, not the step in the folder's name"
+        return None
+
+    def newest_intact(self) -> Path | None:
+        """The newest checkpoint without a `problem`, or None when there is no checkpoint at all.
+
+        The main process reads the files and every process takes its verdict, so
+        all resume from the same step even if a shared disk answered them
+        differently. Says in one line which checkpoints were passed over and
+        why; raises DataError (one line) when there are checkpoints but none is
+        intact, rather than silently starting again from scratch.
+        """
+        verdict: list = [None, []]  # [name of the chosen checkpoint, "name (why)" for each damaged newer one]
+        if self.accelerator.is_main_process:
+            for folder in reversed(self.all()):
+                reason = self.problem(folder)
+                if reason is None:
+                    verdict[0] = folder.name
+                    break
+                verdict[1].append(f"{folder.name} ({reason})")
+        chosen, damaged = broadcast_object_list(verdict)
+        if damaged and chosen is None:
+            raise DataError(f"--resume: no intact checkpoint in {self.folder}: damaged {'; '.join(damaged)}. "
+                            "Restore a good copy, or move the folder away to start from scratch")
+        if damaged:
+            self.accelerator.print(f"--resume: skipping damaged checkpoint {'; '.join(damaged)}; "
+                                   f"falling back to {chosen}, the newest intact one")
+        return None if chosen is None else self.folder / chosen
+
+    def load(self, folder: Path) -> TrainerState:
+        """Load a checkpoint that has no `problem` and return where its run stood.
+
+        Each process checks its own RNG file again before loading and compares
+        the generator with it afterwards, because `load_state` only logs a
+        failure there. Files that load can still not fit this run (a checkpoint
+        of another preset): a DataError too, not a traceback.
+        """
+        own = folder / _random_states_name(self.accelerator.process_index)
+        try:
+            saved_rng = _check_random_states(own)
+        except Exception as error:  # as in `problem`: any failure to load means damaged
+            raise DataError(f"--resume: {own} does not load: {_one_line(error)}") from error
+        try:
+            self.accelerator.load_state(str(folder))
+        except (RuntimeError, ValueError, KeyError, OSError) as error:
+            raise DataError(f"--resume: {folder} does not fit this run (another preset or plugin?): "
+                            f"{_one_line(error)}") from error
+        if not torch.equal(torch.get_rng_state(), saved_rng):
+            raise DataError(f"--resume: accelerate did not apply the random states of {own}, "
+                            "so the resume would not be exact")
+        return TrainerState.load(folder)
 
     def remove_incomplete(self) -> None:
         if self.accelerator.is_main_process and self.folder.is_dir():
@@ -290,14 +442,15 @@ def train(options: TrainOptions) -> Path:
 
     # ---------------------------------------------------------------- resume
     state = TrainerState()
+    checkpointed_step = None  # the step whose checkpoint this run wrote or resumed from last
     checkpoints.remove_incomplete()
     if options.resume:
-        latest = checkpoints.latest()
+        latest = checkpoints.newest_intact()
         if latest is None:
             accelerator.print(f"--resume: no checkpoint in {checkpoint_folder} yet, starting from scratch")
         else:
-            accelerator.load_state(str(latest))
-            state = TrainerState.load(latest)
+            state = checkpoints.load(latest)
+            checkpointed_step = state.global_step
             log.drop_after(state.global_step)
             accelerator.print(f"Resumed from {latest} (epoch {state.epoch + 1}, step {state.global_step})")
     if state.global_step == 0:
@@ -348,6 +501,7 @@ def train(options: TrainOptions) -> Path:
                 if state.global_step % recipe.checkpoint_every == 0:
                     state.train_seconds = time.perf_counter() - started
                     checkpoints.save(state)
+                    checkpointed_step = state.global_step
                 if state.global_step >= total_steps:
                     break
             if state.global_step >= total_steps and state.batches_in_epoch < batches_per_epoch:
@@ -363,8 +517,7 @@ def train(options: TrainOptions) -> Path:
                 break
             state.epoch, state.batches_in_epoch = epoch + 1, 0
         state.train_seconds = time.perf_counter() - started
-        last_checkpoint = checkpoints.latest()
-        if last_checkpoint is None or not last_checkpoint.name.endswith(f"{state.global_step:07d}"):
+        if checkpointed_step != state.global_step:  # not the newest folder's name: it may be a damaged one
             checkpoints.save(state)
     progress.close()
 

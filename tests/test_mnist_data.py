@@ -71,3 +71,45 @@ def test_real_mnist(mnist_dir):
     assert np.bincount(labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     pixels = data.train.fields["pixel_values"]
     assert pixels.shape[1:] == (1, 28, 28) and 0.0 <= float(pixels.min()) and float(pixels.max()) == 1.0
+
+
+def cut_short(data: bytes) -> bytes:
+    compressed = gzip.compress(data)
+    return compressed[: len(compressed) // 2]
+
+
+def flip_deflate_bytes(data: bytes) -> bytes:
+    compressed = bytearray(gzip.compress(data))
+    compressed[20:40] = bytes(byte ^ 0xFF for byte in compressed[20:40])
+    return bytes(compressed)
+
+
+# Each turns the uncompressed bytes of a good train-images file into what lands on disk as the .gz file.
+DAMAGED_GZ = {
+    "gzip cut short": cut_short,
+    "not gzip at all": lambda data: data,
+    "deflate stream corrupt": flip_deflate_bytes,
+    "IDX header cut short": lambda data: gzip.compress(data[:10]),
+    "wrong IDX magic": lambda data: gzip.compress(b"\x00\x00\x0d" + data[3:]),
+    "fewer bytes than the header promises": lambda data: gzip.compress(data[:-5]),
+    "images of the wrong size": lambda data: gzip.compress(
+        bytes([0, 0, 8, 3]) + struct.pack(">3I", 100, 27, 28) + data[16:16 + 100 * 27 * 28]),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_GZ)
+def test_a_damaged_gz_file_is_one_line_naming_it(tmp_path, damage, capsys):
+    """Through the loader and through `train.py`: a DataError naming the file, exit code 2, no traceback."""
+    import train
+
+    make_mnist_folder(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(DAMAGED_GZ[damage](gzip.decompress(path.read_bytes())))
+    with pytest.raises(DataError) as caught:
+        load_mnist(tmp_path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+    capsys.readouterr()
+    code = train.main(["mnist-cnn", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.splitlines() == [f"error: {caught.value}"], err[-2000:]

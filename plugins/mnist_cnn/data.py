@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -45,16 +47,27 @@ class MnistDataError(DataError):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (optionally gzip-compressed) into a uint8 array, checking its header."""
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+    """Read one IDX file (optionally gzip-compressed) into a uint8 array, checking its header.
+
+    A damaged file (gzip cut short, not gzip at all, a wrong header) is a
+    MnistDataError naming the file, so `train.py` says so in one line.
+    """
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
+        detail = str(error) or "the compressed data ends early"
+        raise MnistDataError(f"{path} cannot be read as {'gzip' if path.suffix == '.gz' else 'a file'}: "
+                             f"{detail}") from error
     if len(raw) < 8 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08:
         raise MnistDataError(f"{path} is not an IDX file of unsigned bytes")
     dimensions = raw[3]
     header = 4 + 4 * dimensions
+    if len(raw) < header:
+        raise MnistDataError(f"{path}: the IDX header of {dimensions} dimensions is cut short")
     shape = struct.unpack(f">{dimensions}I", raw[4:header])
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)
     if len(raw) - header != expected:
         raise MnistDataError(f"{path}: header promises {expected} values of shape {shape}, file has {len(raw) - header}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
@@ -79,10 +92,12 @@ def load_idx_folder(data_dir: Path) -> dict[str, np.ndarray]:
     arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels):
-            raise MnistDataError(f"{split} IDX files have shapes {images.shape} and {labels.shape}, not MNIST's")
+        names = f"{files[f'{split}_images']} and {files[f'{split}_labels']}"
+        if (images.ndim != 3 or images.shape[1:] != (28, 28) or labels.ndim != 1 or len(images) != len(labels)
+                or len(labels) == 0):
+            raise MnistDataError(f"{names} have shapes {images.shape} and {labels.shape}, not MNIST's")
         if labels.max() > 9:
-            raise MnistDataError(f"{split} labels go up to {labels.max()}, MNIST has 0-9")
+            raise MnistDataError(f"{files[f'{split}_labels']}: labels go up to {labels.max()}, MNIST has 0-9")
     return arrays
 
 
@@ -104,10 +119,14 @@ def load_from_hub() -> dict[str, np.ndarray]:
         files = sorted(folder.rglob(f"{split}-*.parquet"))
         if not files:
             raise MnistDataError(f"the Hub data set {HUB_DATASET} has no {split} parquet file")
-        table = parquet.read_table(files[0]).to_pydict()
-        arrays[f"{split}_images"] = np.stack([np.asarray(Image.open(io.BytesIO(item["bytes"])).convert("L"))
-                                              for item in table["image"]])
-        arrays[f"{split}_labels"] = np.asarray(table["label"], dtype=np.uint8)
+        try:
+            table = parquet.read_table(files[0]).to_pydict()
+            arrays[f"{split}_images"] = np.stack([np.asarray(Image.open(io.BytesIO(item["bytes"])).convert("L"))
+                                                  for item in table["image"]])
+            arrays[f"{split}_labels"] = np.asarray(table["label"], dtype=np.uint8)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # pyarrow's errors subclass these
+            raise MnistDataError(f"{files[0]} (cached from {HUB_DATASET}) cannot be read: "
+                                 f"{' '.join(str(error).split())[:200]}") from error
     return arrays
 
 
