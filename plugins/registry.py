@@ -1,8 +1,10 @@
 """Which plugins the hub knows: a decorator, an explicit list, and entry points.
 
-- Plugins of this repository register with `@register_plugin` and are listed
-  by module in `BUILTIN_PLUGIN_MODULES`: the set of built-ins is visible here,
-  and a built-in that fails to import fails loudly (it is our bug).
+- Plugins of this repository register with `@register_plugin` in their own
+  folder, `plugins/<topic>/`: every package folder of `plugins/` is imported
+  (`builtin_plugin_modules`), so a new topic is one folder and no list to edit.
+  A built-in that fails to import fails loudly (it is our bug). Tabs follow
+  each plugin's `order` (the lecture's order), then its name.
 - Plugins of other installed packages declare an entry point in the group
   `dsl_hub.plugins` (the value names the module, or module:class, to import).
 - Modules named in the environment variable `DSL_HUB_PLUGINS`
@@ -16,17 +18,13 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import traceback
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from .base import Plugin
 
-BUILTIN_PLUGIN_MODULES = (
-    "plugins.mnist_cnn",
-    "plugins.lstm_composer",
-    "plugins.font_gan",
-    "plugins.font_style",
-)
 ENTRY_POINT_GROUP = "dsl_hub.plugins"
 EXTRA_MODULES_VARIABLE = "DSL_HUB_PLUGINS"
 
@@ -64,13 +62,21 @@ def _import_third_party(label: str, target: str) -> None:
         _unavailable[label] = "".join(traceback.format_exception_only(error)).strip()
 
 
+def builtin_plugin_modules() -> list[str]:
+    """The package folders of `plugins/` (`plugins.mnist_cnn`, ...); the ones that register a class are plugins,
+    the others (`plugins.glyphs`) are shared helpers that register nothing."""
+    folder = Path(__file__).resolve().parent
+    return [f"{__package__}.{module.name}" for module in pkgutil.iter_modules([str(folder)])
+            if module.ispkg and not module.name.startswith("_")]
+
+
 def load_plugins(reload: bool = False) -> None:
     """Import built-in and third-party plugins once (again with `reload=True`)."""
     global _loaded
     if _loaded and not reload:
         return
     _unavailable.clear()
-    for module in BUILTIN_PLUGIN_MODULES:
+    for module in builtin_plugin_modules():
         importlib.import_module(module)
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         _import_third_party(f"{entry_point.name} (entry point {entry_point.value})", entry_point.value)
@@ -80,16 +86,9 @@ def load_plugins(reload: bool = False) -> None:
 
 
 def plugin_names() -> list[str]:
-    """Built-in plugins in the lecture's order (the hub's tab order), then third-party ones by name."""
+    """Plugins in the hub's tab order: by `order` (the lecture's order for the built-ins), then by name."""
     load_plugins()
-
-    def lecture_order(name: str) -> tuple[int, str]:
-        module = _plugins[name].__module__
-        position = next((index for index, builtin in enumerate(BUILTIN_PLUGIN_MODULES)
-                         if module == builtin or module.startswith(builtin + ".")), len(BUILTIN_PLUGIN_MODULES))
-        return position, name
-
-    return sorted(_plugins, key=lecture_order)
+    return sorted(_plugins, key=lambda name: (_plugins[name].order, name))
 
 
 def unavailable_plugins() -> dict[str, str]:

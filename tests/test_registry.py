@@ -10,7 +10,7 @@ from gradio_client import Client
 
 from conftest import REPO_ROOT, HubServer, clean_env
 from plugins.base import Plugin, Preset, TrainingRecipe
-from plugins.registry import BUILTIN_PLUGIN_MODULES, UnknownPluginError, get_plugin, plugin_names, register_plugin
+from plugins.registry import UnknownPluginError, builtin_plugin_modules, get_plugin, plugin_names, register_plugin
 
 # A plugin that lives outside the repository, in an "installed" distribution that declares it
 # through the `dsl_hub.plugins` entry point group: a tiny logistic regression on 4 numbers.
@@ -92,9 +92,11 @@ def site(tmp_path_factory):
     return folder
 
 
-def test_builtins_are_an_explicit_list():
-    assert BUILTIN_PLUGIN_MODULES[0] == "plugins.mnist_cnn"
-    assert "mnist-cnn" in plugin_names()
+def test_every_plugin_folder_is_found_and_tabs_follow_the_lecture():
+    assert {"plugins.mnist_cnn", "plugins.lstm_composer", "plugins.font_gan", "plugins.font_style"} <= set(
+        builtin_plugin_modules())
+    names = plugin_names()
+    assert names.index("mnist-cnn") < names.index("lstm-composer") < names.index("font-gan") < names.index("font-style")
 
 
 def test_unknown_plugin_lists_the_available_ones():

@@ -17,7 +17,8 @@ from torch.nn import functional as F
 
 from models.gan import GanConfig, GanDiscriminator, GanGenerator
 
-from ..base import DataSplits, Plugin, Preset, TrainingParts, TrainingRecipe, make_optimizer, make_scheduler
+from ..base import (DataSplits, Plugin, Preset, SpaceCard, TrainingParts, TrainingRecipe, make_optimizer,
+                    make_scheduler)
 from ..glyphs.augment import random_shift
 from ..images import tile
 from ..registry import register_plugin
@@ -82,6 +83,15 @@ class FontGanPlugin(Plugin):
     config_class = GanConfig
     model_class = GanGenerator
     presets = PRESETS
+    order = 40  # the hub's tab order: the lecture's
+    space = SpaceCard(
+        title="Glyph GAN: Chinese characters from noise", emoji="🖌️", color_from="gray", color_to="red",
+        summary="A generative adversarial network \"invents\" Chinese characters after seeing 48x48 renders of the "
+                "4,808 commonly used characters of Taiwan's Ministry of Education: draw a grid from a seed, see the "
+                "nearest real glyph beside each invented one, and morph one glyph into another along the latent "
+                "space.",
+        system_packages=("fonts-arphic-ukai", "fonts-arphic-uming"),
+    )
     default_preset = "best"
     auto_class = "AutoModel"
     card_metadata = {

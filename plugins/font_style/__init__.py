@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from models.cnn_classifier import CnnClassifierConfig, CnnClassifierForImageClassification
 
-from ..base import Plugin, TrainingParts, TrainingRecipe
+from ..base import Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..classification import binomial_error, gather_logits, loss_and_accuracy
 from ..glyphs.augment import random_shift
 from ..images import confusion_matrix_picture, tile
@@ -44,6 +44,14 @@ class FontStylePlugin(Plugin):
     config_class = CnnClassifierConfig
     model_class = CnnClassifierForImageClassification
     presets = PRESETS
+    order = 50  # the hub's tab order: the lecture's
+    space = SpaceCard(
+        title="Font style: which script is this glyph in?", emoji="🀄", color_from="green", color_to="gray",
+        summary="The lecture's practice 01, grown to four script styles: a CNN tells Kai, Ming, Sans and Hei renders "
+                "of a Chinese character apart. Type a character to see it in each font with the network's verdict, "
+                "or draw one and see which style it is closest to.",
+        system_packages=("fonts-arphic-ukai", "fonts-arphic-uming", "fonts-noto-cjk", "fonts-wqy-zenhei"),
+    )
     default_preset = "best"
     auto_class = "AutoModelForImageClassification"
     card_metadata = {

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import PAD, PerformanceCodec, midi_bytes
 
-from ..base import DataSplits, Plugin, TrainingParts, TrainingRecipe
+from ..base import DataSplits, Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..registry import register_plugin
 from .audio import render, shortened, write_wav
 from .composing import compose_defaults
@@ -85,6 +85,15 @@ class LstmComposerPlugin(Plugin):
     config_class = LstmComposerConfig
     model_class = LstmComposerForCausalLM
     presets = PRESETS
+    order = 30  # the hub's tab order: the lecture's
+    space = SpaceCard(
+        title="Composer: an LSTM that writes music", emoji="🎼", color_from="yellow", color_to="red",
+        summary="Press Compose and listen: a stacked LSTM trained on Bach chorales and folk tunes writes new music "
+                "one token at a time, keeping the rhythm the lecture's chord codec dropped. Choose how adventurous "
+                "it is (temperature, top-k, top-p, the lecture's adaptive temperature, beam search), start it from a "
+                "corpus piece or your own MIDI file, hear it rendered with fluidsynth and download the MIDI.",
+        system_packages=("fluidsynth", "fluid-soundfont-gm", "gcc", "libc6-dev"),
+    )
     default_preset = "best"
     auto_class = "AutoModelForCausalLM"
     card_metadata = {

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from models.cnn_classifier import CnnClassifierConfig, CnnClassifierForImageClassification
 
-from ..base import DataSplits, Plugin, TrainingParts, TrainingRecipe
+from ..base import DataSplits, Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..classification import binomial_error, gather_logits, keras_categorical_crossentropy, loss_and_accuracy
 from ..images import confusion_matrix_picture, tile
 from ..registry import register_plugin
@@ -54,6 +54,13 @@ class MnistCnnPlugin(Plugin):
     config_class = CnnClassifierConfig
     model_class = CnnClassifierForImageClassification
     presets = PRESETS
+    order = 20  # the hub's tab order: the lecture's
+    space = SpaceCard(
+        title="Digits: the lecture's CNNs on MNIST", emoji="✍️", color_from="blue", color_to="indigo",
+        summary="Draw a digit and watch a convolutional network read it: the lecture's Keras CNN (1304-example-01a) "
+                "reproduced in PyTorch, and a stronger modern recipe. The tab shows the 28x28 image the model sees, "
+                "the first layer's feature maps and filters, and the test digits the model still gets wrong.",
+    )
     default_preset = "best"
     auto_class = "AutoModelForImageClassification"
     card_metadata = {

@@ -1,6 +1,6 @@
-"""Glyph GAN: Chinese characters invented from noise, as a Gradio Space.
+"""Glyph GAN: Chinese characters from noise, as a Gradio Space.
 
-    python spaces/font-gan/app.py
+    python spaces/font-gan/app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
 import sys
@@ -13,4 +13,4 @@ sys.path.insert(0, str(HERE if (HERE / "plugins").is_dir() else HERE.parents[1])
 from plugins.hub import serve  # noqa: E402
 
 if __name__ == "__main__":
-    serve(["font-gan"], title="Glyph GAN: Chinese characters from noise")
+    serve(["font-gan"], title='Glyph GAN: Chinese characters from noise')

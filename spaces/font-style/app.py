@@ -1,6 +1,6 @@
-"""Font style: a CNN that tells Kai, Ming, Sans and Hei apart, as a Gradio Space.
+"""Font style: which script is this glyph in?, as a Gradio Space.
 
-    python spaces/font-style/app.py
+    python spaces/font-style/app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
 import sys
@@ -13,4 +13,4 @@ sys.path.insert(0, str(HERE if (HERE / "plugins").is_dir() else HERE.parents[1])
 from plugins.hub import serve  # noqa: E402
 
 if __name__ == "__main__":
-    serve(["font-style"], title="Font style: which script is this glyph in?")
+    serve(["font-style"], title='Font style: which script is this glyph in?')

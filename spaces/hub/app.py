@@ -1,6 +1,6 @@
-"""The Deep Structured Learning Hub: every registered plugin in one Gradio app.
+"""The Deep Structured Learning Hub (every registered plugin in one app), as a Gradio Space.
 
-    python spaces/hub/app.py        # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
+    python spaces/hub/app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
 import sys

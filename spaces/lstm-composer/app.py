@@ -1,6 +1,6 @@
-"""Composer: an LSTM that writes music from MIDI, as a Gradio Space.
+"""Composer: an LSTM that writes music, as a Gradio Space.
 
-    python spaces/lstm-composer/app.py
+    python spaces/lstm-composer/app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
 import sys
@@ -13,4 +13,4 @@ sys.path.insert(0, str(HERE if (HERE / "plugins").is_dir() else HERE.parents[1])
 from plugins.hub import serve  # noqa: E402
 
 if __name__ == "__main__":
-    serve(["lstm-composer"], title="Composer: an LSTM that writes music")
+    serve(["lstm-composer"], title='Composer: an LSTM that writes music')

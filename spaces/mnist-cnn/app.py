@@ -1,6 +1,6 @@
 """Digits: the lecture's CNNs on MNIST, as a Gradio Space.
 
-    python spaces/mnist-cnn/app.py
+    python spaces/mnist-cnn/app.py   # http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT change it)
 """
 
 import sys
