@@ -117,8 +117,9 @@ def build_space_folder(names: list[str], model_repos: dict[str, str], space_id: 
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    code_ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "test_*.py", "_template")  # a plugin's own tests
     for package in ("plugins", "models"):
-        shutil.copytree(ROOT / package, destination / package, ignore=ignore)
+        shutil.copytree(ROOT / package, destination / package, ignore=code_ignore)
     for folder_name in model_repos:
         shutil.copytree(PRETRAINED / folder_name, destination / "pretrained" / folder_name, ignore=ignore)
     # The app finds each model by Hub repo id first: bake the ids this publication used.

@@ -1,6 +1,14 @@
-"""The `mnist-mlp` tab: upload a picture, see the label probabilities. `classify` is plain, so tests call it."""
+"""The MLP digits tab: draw or upload a digit; see the answer, and which whole-image templates it excited.
+
+A first-layer unit of an MLP has one weight per pixel, so its weights are a
+28x28 picture: the template it matches the whole digit against. The tab shows
+the units most excited by the input, with how much, next to the answer.
+Callbacks are thin; `classify` and `explain` are plain functions tests call.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -8,34 +16,116 @@ import torch
 from PIL import Image
 
 from ..errors import UnusableInputError
-from ..images import to_grayscale
-from ..ui import LIGHT, user_facing
+from ..images import tile
+from ..mnist_cnn import predict_probabilities
+from ..mnist_cnn.preprocess import mnist_like
+from ..serving import DemoModel
+from ..ui import LIGHT, CheckedImage, user_facing
+
+SHOWN_UNITS = 32
+
+
+def first_layer_templates(model, units: list[int] | None = None) -> Image.Image:
+    """The first layer's weights of `units` (default: the first 64) as 28x28 pictures, each scaled to its range."""
+    weights = model.layers[0].dense.weight.detach()  # (units, 784)
+    size = model.config.image_size
+    chosen = units if units is not None else list(range(min(64, len(weights))))
+    return tile([weights[unit].reshape(size, size).numpy() for unit in chosen], columns=8, scale=3,
+                normalize_each=True)
+
+
+def classify(model, image) -> dict[str, float]:
+    """Any image of a digit -> {label: probability} for the ten digits."""
+    probabilities = predict_probabilities(model, mnist_like(image))[0]
+    return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+
+
+@dataclass
+class Explanation:
+    probabilities: dict[str, float]
+    model_input: Image.Image  # the 28x28 the model saw, enlarged
+    excited_units: Image.Image  # the templates of the most active first-layer units
+    caption: str
 
 
 @torch.no_grad()
-def classify(model, image) -> dict[str, float]:
-    """Any picture -> {label: probability}: grey, resized to the model's input, bright ink on dark."""
-    gray = to_grayscale(image)  # (H, W) in [0, 1], dark ink on white paper
-    size = model.config.image_size
-    small = np.asarray(Image.fromarray((255 * (1.0 - gray)).astype(np.uint8)).resize((size, size)), np.float32)
-    logits = model(pixel_values=torch.from_numpy(small / 255.0)[None, None]).logits
-    return {model.config.id2label[index]: float(p) for index, p in enumerate(logits.softmax(-1)[0])}
+def explain(model, image) -> Explanation:
+    digit = mnist_like(image)
+    output = model(pixel_values=torch.from_numpy(digit)[None, None], output_hidden_states=True)
+    probabilities = output.logits.softmax(-1)[0].numpy()
+    activity = output.hidden_states[0][0].numpy()  # (units,) after the first layer's activation
+    strongest = [int(unit) for unit in np.argsort(-activity)[:SHOWN_UNITS]]
+    active = int((activity > 0).sum())
+    return Explanation(
+        probabilities={model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)},
+        model_input=tile([digit], columns=1, scale=8, padding=0),
+        excited_units=first_layer_templates(model, strongest),
+        caption=f"{active} of {len(activity)} first-layer units respond to this input; the {SHOWN_UNITS} "
+                "strongest are shown, strongest first (bright: pixels that excite the unit, dark: that inhibit it).",
+    )
 
 
-def build_tab(plugin, models) -> None:
+def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
+
+    def pick(choice) -> DemoModel:
+        if choice not in models:
+            raise UnusableInputError(f"Unknown model {str(choice)[:60]!r}; choose one of: {', '.join(choices)}.")
+        return models[choice]
+
+    def model_notes(choice: str) -> str:
+        demo_model = models[choice]
+        return (f"**{choice}**: {demo_model.headline() or 'no measured figures in its folder'}; "
+                f"{demo_model.model.num_parameters():,} parameters. Weights: {demo_model.source}.")
 
     @user_facing
     def classify_image(image, choice: str = choices[0]):
-        """API: a picture in, {label: probability} out."""
-        if choice not in models:
-            raise UnusableInputError(f"Unknown model {str(choice)[:60]!r}; choose one of: {', '.join(choices)}.")
-        return classify(models[choice].model, image)
+        """API: an image of a digit in, {label: probability} out."""
+        return classify(pick(choice).model, image)
 
-    gr.Markdown(plugin.description)
-    choice = gr.Radio(choices, value=choices[0], label="Model", visible=len(choices) > 1)
+    @user_facing
+    def explain_image(image, choice: str = choices[0]):
+        explanation = explain(pick(choice).model, image)
+        return explanation.probabilities, explanation.model_input, explanation.excited_units, explanation.caption
+
+    def show_model(choice: str):
+        return model_notes(choice), first_layer_templates(pick(choice).model)
+
+    gr.Markdown(
+        "A network **without convolutions**: the drawing is prepared like MNIST, then its 28x28 pixels are "
+        "flattened into 784 numbers, and every first-layer unit weighs all of them at once. So each unit is a "
+        "template of a whole digit-sized picture, not a small stroke it could find anywhere; compare the CNN's "
+        "tab beside this one, which is more accurate with fewer weights."
+    )
+    notes = gr.Markdown(model_notes(choices[0]))
     with gr.Row():
-        upload = gr.Image(label="A picture", type="filepath", sources=["upload", "clipboard"])
-        prediction = gr.Label(label="Prediction")
-    button = gr.Button("Classify", variant="primary")
-    button.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)
+        with gr.Column():
+            choice = gr.Radio(choices, value=choices[0], label="Model")
+            with gr.Tabs():
+                with gr.Tab("Draw"):
+                    sketch = gr.Sketchpad(
+                        label="Draw a digit", canvas_size=(280, 280), type="numpy", image_mode="RGBA",
+                        brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
+                        layers=False, elem_id="mnist-mlp-sketchpad",
+                    )
+                    draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-mlp-classify-drawing")
+                with gr.Tab("Upload"):
+                    upload = CheckedImage(label="Upload an image of a digit", type="filepath", image_mode=None,
+                                          sources=["upload", "clipboard"], elem_id="mnist-mlp-upload")
+                    upload_button = gr.Button("Classify image", variant="primary")
+        with gr.Column():
+            prediction = gr.Label(num_top_classes=3, label="Prediction (top 3)", elem_id="mnist-mlp-prediction")
+            seen = gr.Image(label="What the model sees (28x28)", height=200)
+    with gr.Row():
+        excited = gr.Image(label="First-layer units this input excites most", height=330)
+        caption = gr.Markdown()
+    with gr.Accordion("Inside the model: the first 64 first-layer units as 28x28 templates", open=False):
+        templates = gr.Image(value=first_layer_templates(models[choices[0]].model), label="First-layer weights")
+
+    outputs = [prediction, seen, excited, caption]
+    draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
+                      api_visibility="undocumented", **LIGHT)
+    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
+    choice.change(show_model, choice, [notes, templates], api_visibility="private")
+    classify_trigger = gr.Button(visible=False)
+    classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)
