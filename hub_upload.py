@@ -108,7 +108,7 @@ def read_requirement(name: str) -> str:
     raise PublishError(f"requirements.txt does not pin {name}")  # pragma: no cover - a broken checkout
 
 
-def build_space_folder(names: list[str], model_repos: dict[str, str], space_id: str, destination: Path) -> Path:
+def build_space_folder(names: list[str], model_repos: dict[str, str], destination: Path) -> Path:
     """A self-contained Space: the app, the code it imports, the shipped weights as a fallback; no tests, no data."""
     source = ROOT / "spaces" / (names[0] if len(names) == 1 else "hub")
     if not (source / "app.py").is_file():
@@ -227,7 +227,7 @@ def plan_commits(args, workdir: Path) -> list[Commit]:
         model_repos.update({weights.name: repo_id for _, weights, repo_id in targets})
         space_id = args.space_id or (f"{targets[0][2].split('/')[0]}/"
                                      f"{'deep-structured-learning-hub' if args.plugin == 'all' else args.plugin}")
-        folder = build_space_folder(names, model_repos, space_id, workdir / "spaces" / space_id.split("/")[1])
+        folder = build_space_folder(names, model_repos, workdir / "spaces" / space_id.split("/")[1])
         commits.append(Commit(space_id, "space", folder, args.private, args.revision,
                               args.commit_message or "Upload the Gradio Space", file_manifest(folder)))
     return commits

@@ -17,6 +17,7 @@ from .guard import MAX_FILE_BYTES, HubBlocks, RequestLimits
 from .registry import get_plugin, plugin_names, unavailable_plugins
 from .serving import load_demo_models
 from .tempfiles import HubTempFolder
+from .ui import use_atomic_cache_writes
 
 logger = logging.getLogger("dsl_hub")
 
@@ -46,6 +47,7 @@ def _unavailable(title: str, reason: str) -> None:
 
 def build_app(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> gr.Blocks:
     names = names if names is not None else plugin_names()
+    use_atomic_cache_writes()
     with HubBlocks(title=title) as app:
         gr.Markdown(INTRO)
         with gr.Tabs():

@@ -113,6 +113,8 @@ def _save_audio_to_cache(data, sample_rate, format, cache_dir):
         return _write_atomically(target, lambda staging: os.replace(written, staging))
 
 
-processing_utils.save_pil_to_cache = _save_pil_to_cache
-processing_utils.save_bytes_to_cache = _save_bytes_to_cache
-processing_utils.save_audio_to_cache = _save_audio_to_cache
+def use_atomic_cache_writes() -> None:
+    """Replace Gradio's three in-place cache writers (the hub calls this once when it builds its app)."""
+    processing_utils.save_pil_to_cache = _save_pil_to_cache
+    processing_utils.save_bytes_to_cache = _save_bytes_to_cache
+    processing_utils.save_audio_to_cache = _save_audio_to_cache

@@ -10,7 +10,7 @@ from gradio import processing_utils
 from PIL import Image
 
 from plugins.errors import UnusableInputError, bounded_number
-from plugins.ui import user_facing
+from plugins.ui import use_atomic_cache_writes, user_facing
 
 
 def test_user_facing_turns_unusable_input_into_its_message():
@@ -49,6 +49,7 @@ def test_bounded_number_accepts_numbers_and_numeric_strings():
 
 @pytest.mark.parametrize("save", ["pil", "bytes", "audio"])
 def test_concurrent_identical_outputs_are_always_complete_files(tmp_path, save):
+    use_atomic_cache_writes()
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (400, 400, 3), dtype=np.uint8))
     sound = (np.sin(np.linspace(0, 2000, 44100 * 2)) * 20000).astype(np.int16)
     png = io.BytesIO()

@@ -16,7 +16,7 @@ from PIL import Image
 from ..errors import UnusableInputError, bounded_number
 from ..glyphs import character_list, render_glyph_set, resolve_font, to_model_space
 from ..images import tile
-from ..serving import DemoModel
+from ..serving import DemoModel, chosen_model
 from ..ui import HEAVY, LIGHT, user_facing
 from . import quality
 
@@ -94,9 +94,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
 
     def pick(choice) -> DemoModel:
-        if choice not in models:
-            raise UnusableInputError(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
-        return models[choice]
+        return chosen_model(models, choice)
 
     def model_notes(choice: str) -> str:
         demo_model = models[choice]

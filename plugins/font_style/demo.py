@@ -15,7 +15,7 @@ from PIL import Image
 from ..errors import DataError, UnusableInputError
 from ..glyphs import STYLE_FONTS, GlyphRenderer, resolve_font
 from ..images import tile
-from ..serving import DemoModel
+from ..serving import DemoModel, chosen_model
 from ..ui import LIGHT, CheckedImage, user_facing
 from . import style_probabilities
 from .preprocess import glyph_like
@@ -75,9 +75,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
 
     def pick(choice) -> DemoModel:
-        if choice not in models:
-            raise UnusableInputError(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
-        return models[choice]
+        return chosen_model(models, choice)
 
     @user_facing
     def classify_image(image, choice=choices[0]):

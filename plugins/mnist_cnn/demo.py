@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..images import tile
-from ..serving import DemoModel
+from ..serving import DemoModel, chosen_model
 from ..ui import LIGHT, CheckedImage, user_facing
 from . import predict_probabilities
 from .preprocess import mnist_like
@@ -66,15 +66,11 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     @user_facing
     def classify_image(image, choice: str):
         """API: an image of a digit in, {label: probability} out."""
-        if choice not in models:
-            raise gr.Error(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
-        return classify(models[choice].model, image)
+        return classify(chosen_model(models, choice).model, image)
 
     @user_facing
     def explain_image(image, choice: str):
-        if choice not in models:
-            raise gr.Error(f"Unknown model {choice!r}; choose one of: {', '.join(choices)}.")
-        explanation = explain(models[choice].model, image)
+        explanation = explain(chosen_model(models, choice).model, image)
         return explanation.probabilities, explanation.model_input, explanation.feature_maps
 
     def show_model(choice: str):

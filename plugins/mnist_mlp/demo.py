@@ -15,11 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import UnusableInputError
 from ..images import tile
 from ..mnist_cnn import predict_probabilities
 from ..mnist_cnn.preprocess import mnist_like
-from ..serving import DemoModel
+from ..serving import DemoModel, chosen_model
 from ..ui import LIGHT, CheckedImage, user_facing
 
 SHOWN_UNITS = 32
@@ -69,9 +68,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
 
     def pick(choice) -> DemoModel:
-        if choice not in models:
-            raise UnusableInputError(f"Unknown model {str(choice)[:60]!r}; choose one of: {', '.join(choices)}.")
-        return models[choice]
+        return chosen_model(models, choice)
 
     def model_notes(choice: str) -> str:
         demo_model = models[choice]
