@@ -6,9 +6,11 @@
     python hub_upload.py all --owner ORG [--space]                             # every shipped model
 
 The folder that goes to the Hub is built first, exactly: config.json,
-model.safetensors, the model's code files (so `trust_remote_code` works), any
-vocabulary file, the sample media and a model card regenerated from the run's
-saved `results.json` with the real repo id in its usage snippet. It is then
+model.safetensors, the model's code files (so `trust_remote_code` works: the
+modules config.json's auto_map names and the files they import from their own
+folder; any other .py file is refused), any vocabulary file, the sample media
+and a model card regenerated from the run's saved `results.json` with the real
+repo id in its usage snippet. It is then
 pushed as ONE commit (`create_repo(exist_ok=True)` + `upload_folder`), so a
 failure leaves no half-uploaded repo. The token comes from HF_TOKEN or the
 user's `hf auth login`, and is never printed.
@@ -74,9 +76,25 @@ def check_weights_folder(folder: Path) -> dict:
     absent = [name for name in sorted(code_files) if not (folder / name).is_file()]
     if absent:
         raise PublishError(f"{folder} lacks the model code files {', '.join(absent)}")
+    stray = sorted({path.name for path in folder.glob("*.py")} - model_code_files(folder, code_files))
+    if stray:
+        raise PublishError(f"{folder} holds Python files its model does not import ({', '.join(stray)}; an older "
+                           "save_pretrained may have left them): remove them, since only code Hub users run is "
+                           "published")
     if not (folder / "results.json").is_file():
         raise PublishError(f"{folder} has no results.json: the card is generated from the run's saved results")
     return config
+
+
+def model_code_files(folder: Path, entry_files: set[str]) -> set[str]:
+    """The code a Hub user's `trust_remote_code` runs: the entry modules and, recursively, the files of the
+    folder they import (transformers' own rule when it saves and loads custom code)."""
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    files = set(entry_files)
+    for name in entry_files:
+        files.update(Path(path).name for path in get_relative_import_files(str(folder / name)))
+    return files
 
 
 def file_manifest(folder: Path) -> list[dict]:

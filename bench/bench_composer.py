@@ -9,11 +9,14 @@ new token (`x[:, :-1] = x[:, 1:]; x[:, -1] = idx`), 512 tokens after a
 128-token seed by default, as the lecture's loop (`for seq in range(512)`) and
 our `compose_ids` do. Ours: the composer's own `forward` on chunks of 128 with
 a loss on every position, and its stateful `compose_ids`, which carries (h, c)
-and costs one LSTM step per token. Where a C compiler exists, that step uses
-the C functions of models/lstm_composer/fused_step.py (the whole step for up
-to four sequences, each layer's state update beyond), so the table also gives
-ours with them switched off (LSTM_COMPOSER_FUSED_STEP=0: PyTorch operators
-only). All use the same `LstmComposerForCausalLM` weights (the shipped model's
+and costs one LSTM step per token, with the step the hub serves
+(plugins/lstm_composer/fast_step.py): where a C compiler exists, the C
+functions of plugins/lstm_composer/fused_step.py (the whole step for up to four
+sequences, each layer's state update beyond). The table also gives ours with
+them switched off (LSTM_COMPOSER_FUSED_STEP=0: PyTorch operators only) and the
+model's own plain step (`forward` on one token: what a Hub user's copy runs).
+Sampling is plain (no top-p), as in the lecture's loop. All use the same
+`LstmComposerForCausalLM` weights (the shipped model's
 size), the same batch, the same threads and the same tokens of the corpus; each
 is timed for a few seconds after a warm-up, alternating rounds, and the median
 is reported. Audio: `render` (FluidSynth with a General MIDI soundfont, as the
@@ -36,17 +39,19 @@ from torch.nn import functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM  # noqa: E402
+from models.lstm_composer import ComposeSettings, LstmComposerConfig, LstmComposerForCausalLM  # noqa: E402
 from models.lstm_composer.midi_codec import PerformanceCodec, read_score  # noqa: E402
-from models.lstm_composer.fused_step import ENVIRONMENT_SWITCH  # noqa: E402
 from models.lstm_composer.modeling_lstm_composer import draw  # noqa: E402
 from plugins.cards import describe_hardware  # noqa: E402
 from plugins.lstm_composer.audio import render  # noqa: E402
 from plugins.lstm_composer.data import chunk_stream, find_midi_files  # noqa: E402
+from plugins.lstm_composer.fast_step import FastSteps  # noqa: E402
+from plugins.lstm_composer.fused_step import ENVIRONMENT_SWITCH  # noqa: E402
 from plugins.lstm_composer.presets import PRESETS  # noqa: E402
 
 WINDOW = 128
 OPERATORS_ONLY = "ours, PyTorch operators only"
+PLAIN = "the model's plain step"
 
 
 def timed(function, seconds: float) -> float:
@@ -129,14 +134,19 @@ def main() -> int:
     # ---- generation: ours carries the state; the lecture re-runs a 128-token window per token
     primer = chunks[0, :WINDOW].tolist()
 
-    def ours_generate(batch_size: int, greedy: bool, compiled_step: bool = True):
+    fast_steps = FastSteps()  # what the hub's load_for_demo installs (install_fast_step)
+
+    def ours_generate(batch_size: int, greedy: bool, compiled_step: bool = True, fast: bool = True):
+        settings = ComposeSettings(num_tokens=args.tokens, strategy="greedy" if greedy else "sample", top_p=1.0)
+
         def run():
             previous = os.environ.get(ENVIRONMENT_SWITCH)
             os.environ[ENVIRONMENT_SWITCH] = "1" if compiled_step else "0"
+            model.stepper_factory = fast_steps if fast else None
             try:
-                model.compose_ids(primer, args.tokens, "greedy" if greedy else "sample", seed=0,
-                                  num_sequences=batch_size)
+                model.compose_ids(primer, settings=settings, seed=0, num_sequences=batch_size)
             finally:
+                model.stepper_factory = None
                 if previous is None:
                     del os.environ[ENVIRONMENT_SWITCH]
                 else:
@@ -168,7 +178,8 @@ def main() -> int:
     for batch_size, greedy in ((1, True), (1, False), (16, True), (16, False)):
         label = f"batch {batch_size}, {'greedy' if greedy else 'sampling'}"
         contenders = {"ours": ours_generate(batch_size, greedy), "lecture": lecture_generate(batch_size, greedy),
-                      OPERATORS_ONLY: ours_generate(batch_size, greedy, compiled_step=False)}
+                      OPERATORS_ONLY: ours_generate(batch_size, greedy, compiled_step=False),
+                      PLAIN: ours_generate(batch_size, greedy, fast=False)}
         generation[label] = median_rate(contenders, dict.fromkeys(contenders, batch_size * args.tokens),
                                         args.rounds, args.seconds)
 
@@ -191,17 +202,18 @@ def main() -> int:
           f"{size.vocab_size} ({sum(p.numel() for p in model.parameters()):,} parameters); corpus: {len(paths)} files of "
           f"{args.data_dir.name}/, {chunks.numel():,} tokens")
     print()
-    print("| measure | ours | lecture style | ratio | ours, PyTorch operators only (ratio) |")
-    print("|---|---|---|---|---|")
+    print("| measure | ours | lecture style | ratio | ours, PyTorch operators only (ratio) | the model's plain step, "
+          "as a Hub user's copy runs it (ratio) |")
+    print("|---|---|---|---|---|---|")
     rows = [(f"supervised tokens/s (training, batch {args.batch_size})", training)]
     rows += [(f"generated tokens/s ({label})", rates) for label, rates in generation.items()]
     for name, rates in rows:
-        without = (f"{rates[OPERATORS_ONLY]:,.0f} ({rates[OPERATORS_ONLY] / rates['lecture']:.0f}x)"
-                   if OPERATORS_ONLY in rates else "same path (no compiled step in training)")
+        others = [f"{rates[other]:,.0f} ({rates[other] / rates['lecture']:.0f}x)" if other in rates
+                  else "same path (no step in training)" for other in (OPERATORS_ONLY, PLAIN)]
         print(f"| {name} | {rates['ours']:,.0f} | {rates['lecture']:,.1f} | {rates['ours'] / rates['lecture']:.0f}x "
-              f"| {without} |")
+              f"| {' | '.join(others)} |")
     print(f"| MIDI -> WAV ({', '.join(sorted(engines))}) | {audio_seconds / wall:.0f}x real time "
-          f"({audio_seconds:.0f} s of music in {wall:.1f} s) | | | |")
+          f"({audio_seconds:.0f} s of music in {wall:.1f} s) | | | | |")
     if args.json:
         args.json.write_text(json.dumps({
             "machine": machine, "training": training, "generation": generation,

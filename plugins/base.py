@@ -80,11 +80,35 @@ class DataSplits:
 
 @dataclass
 class TrainingParts:
-    """Everything the engine prepares with Accelerate. The first model is the one saved."""
+    """Everything the engine prepares with Accelerate. The first model is the one saved.
+
+    An optimizer (and its schedule) carries the name of the model it trains;
+    a model without an optimizer (a GAN's moving average) is never updated.
+    """
 
     models: dict[str, torch.nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
     schedulers: dict[str, Any] = field(default_factory=dict)
+
+    def update(self, name: str, loss: torch.Tensor, accelerator: Accelerator, recipe: TrainingRecipe) -> None:
+        """The hub's one optimizer update: backpropagate `loss` into the model called `name`, clip its
+        gradients to `recipe.max_grad_norm`, step its optimizer and clear its gradients.
+
+        Only that model's parameters receive gradients, so a generator's loss
+        judged by the discriminator leaves the discriminator's alone (Keras'
+        `trainable = False`). Under `accelerator.accumulate` the clipping, step
+        and clearing happen on the last batch of each accumulation only. The
+        loop steps the schedules, once per optimizer step of the run however
+        many updates a step makes (the lecture's GAN updates D twice).
+        """
+        if name not in self.optimizers:
+            raise KeyError(f"no optimizer named {name!r} to update; the optimizers are: {', '.join(self.optimizers)}")
+        model, optimizer = self.models[name], self.optimizers[name]
+        accelerator.backward(loss, inputs=[parameter for parameter in model.parameters() if parameter.requires_grad])
+        if recipe.max_grad_norm and accelerator.sync_gradients:
+            accelerator.clip_grad_norm_(model.parameters(), recipe.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
 
     @property
     def model(self) -> torch.nn.Module:
@@ -217,20 +241,16 @@ class Plugin:
         )
 
     def training_step(self, parts: TrainingParts, batch: dict, accelerator: Accelerator, recipe: TrainingRecipe) -> dict[str, torch.Tensor]:
-        """One optimisation step on one batch; returns detached metrics to log (e.g. {"loss": ...}).
+        """The loss of one batch, handed to `parts.update`; returns detached metrics to log (e.g. {"loss": ...}).
 
+        Override it for augmentation, another loss or a GAN's two updates, and
+        leave the update itself (backward, clipping, step) to `parts.update`.
         Called inside `accelerator.accumulate(...)`, so with `--grad-accum K`
         the optimizer only really steps every K calls.
         """
-        outputs = parts.model(**batch)
-        accelerator.backward(outputs.loss)
-        if recipe.max_grad_norm and accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(parts.model.parameters(), recipe.max_grad_norm)
-        parts.optimizer.step()
-        if parts.scheduler is not None and accelerator.sync_gradients:
-            parts.scheduler.step()
-        parts.optimizer.zero_grad(set_to_none=True)
-        return {"loss": outputs.loss.detach()}
+        loss = parts.model(**batch).loss
+        parts.update("model", loss, accelerator, recipe)
+        return {"loss": loss.detach()}
 
     def after_step(self, parts: TrainingParts, step: int, output_dir: Path, accelerator: Accelerator,
                    recipe: TrainingRecipe) -> None:

@@ -3,7 +3,8 @@
 It runs unchanged on one CPU, one GPU, several GPUs or several machines
 (`accelerate launch` / `torchrun` start the processes; Accelerate and
 torch.distributed do the distributed work). Plugins supply data, models and
-the step; the loop owns seeding, progress, evaluation each epoch, JSON-lines
+the step (a loss for `TrainingParts.update`); the loop owns seeding, the
+learning-rate schedules, progress, evaluation each epoch, JSON-lines
 metrics, atomic checkpoints, exact resume, Ctrl-C and the final
 `save_pretrained` folder with its model card.
 
@@ -352,8 +353,8 @@ def make_accelerator(mixed_precision: str, grad_accum: int, seed: int) -> Accele
 
     Without a GPU, a plain `Accelerator()` under `torchrun --nproc_per_node 2`
     silently runs two independent jobs; `cpu=True` gives real data parallelism
-    over gloo. The scheduler is stepped by the training step itself, once per
-    optimizer step, so a schedule's length is simply the number of steps.
+    over gloo. The loop steps the schedules itself, once per optimizer step of
+    the run, so a schedule's length is simply the number of steps.
     """
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),
@@ -485,6 +486,8 @@ def train(options: TrainOptions) -> Path:
                 state.batches_in_epoch += 1
                 if not accelerator.sync_gradients:
                     continue
+                for scheduler in parts.schedulers.values():
+                    scheduler.step()
                 state.global_step += 1
                 progress.update(1)
                 plugin.after_step(parts, state.global_step, output_dir, accelerator, recipe)

@@ -170,3 +170,21 @@ def test_bad_requests_get_short_errors(args, message, tmp_path, capsys):
 
     assert cli.main([str(tmp_path) if arg == "OUT" else arg for arg in args]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(("lstm-composer", "lstm-composer-lecture-04") not in SHIPPED, reason="no lecture-04 composer")
+def test_python_files_the_model_does_not_import_are_not_published(tmp_path, capsys):
+    # e.g. the compiled step an older composer imported (now the hub's own, plugins/lstm_composer/fused_step.py)
+    import hub_upload as cli
+
+    name, folder = "lstm-composer", "lstm-composer-lecture-04"
+    weights = tmp_path / folder
+    shutil.copytree(REPO_ROOT / "pretrained" / folder, weights)
+    (weights / "fused_step.py").write_text("import ctypes\n")
+    assert cli.main([name, "--repo-id", f"tester/{folder}", "--weights", str(weights), "--dry-run",
+                     str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "fused_step.py" in error and "remove them" in error
+    (weights / "fused_step.py").unlink()
+    assert cli.main([name, "--repo-id", f"tester/{folder}", "--weights", str(weights), "--dry-run",
+                     str(tmp_path / "out")]) == 0

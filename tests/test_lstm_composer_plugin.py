@@ -1,5 +1,6 @@
 """The composer plugin around the model: corpus, training step, novelty, audio, the compose entry point, the demo API."""
 
+import dataclasses
 import math
 import os
 import stat
@@ -11,7 +12,7 @@ import torch
 from accelerate import Accelerator
 
 from conftest import free_port
-from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
+from models.lstm_composer import ComposeSettings, LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import (
     BOS, EOS, PAD, Note, PerformanceCodec, SPECIAL_TOKENS, midi_bytes, notes_to_midi,
 )
@@ -19,7 +20,7 @@ from plugins.base import TrainingParts
 from plugins.errors import DataError, UnusableInputError
 from plugins.lstm_composer import LstmComposerPlugin
 from plugins.lstm_composer.audio import piano_roll, render, synthesize
-from plugins.lstm_composer.composing import compose_piece, describe
+from plugins.lstm_composer.composing import compose_piece, describe, request_settings
 from plugins.lstm_composer.data import build_corpus, chunk_stream, synthetic_midi
 from plugins.lstm_composer.novelty import NoveltyIndex, load_corpus, piece_shape, save_corpus
 from plugins.registry import get_plugin
@@ -193,24 +194,40 @@ def test_piano_roll_marks_primer_and_new_notes():
 
 
 # ------------------------------------------------------------------ composing for people
+SHORT = request_settings(num_tokens=16)
+
+
 @pytest.mark.parametrize(("settings", "message"), [
     ({"strategy": "random"}, "Strategy"),
     ({"temperature": float("nan")}, "Temperature must be a finite number"),
     ({"temperature": "hot"}, "Temperature must be a number"),
-    ({"length": 10**9}, "Length must lie between"),
-    ({"length": 20.5}, "Length must be a whole number"),
-    ({"seed": -1}, "Seed"),
+    ({"num_tokens": 10**9}, "Length must lie between 1 and 2048"),
+    ({"num_tokens": 20.5}, "Length must be a whole number"),
     ({"top_p": 0.0}, "Top-p"),
-    ({"num_beams": 1000}, "Beams"),
+    ({"top_k": -1}, "Top-k"),
+    ({"num_beams": 17}, "Beams must lie between 1 and 16"),
+])
+def test_bad_settings_are_refused_with_a_message(settings, message):
+    with pytest.raises(UnusableInputError, match=message):
+        request_settings(**{"num_tokens": 16, **settings})
+
+
+def test_requests_keep_the_models_defaults_with_tighter_cost_limits():
+    assert dataclasses.asdict(request_settings()) == dataclasses.asdict(ComposeSettings())
+    assert ComposeSettings(num_tokens=4096, num_beams=64).num_tokens == 4096  # a Hub user may ask for more
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"seed": -1}, "Seed"),
     ({"tempo": 1e9}, "Tempo"),
     ({"instrument": "Theremin"}, "instrument"),
     ({"primer_source": "../etc/passwd"}, "Primer source"),
     ({"primer_source": "corpus"}, "ship no corpus"),
     ({"primer_source": "upload"}, "Choose a MIDI file"),
 ])
-def test_bad_settings_are_refused_with_a_message(settings, message):
+def test_bad_request_options_are_refused_with_a_message(options, message):
     with pytest.raises(UnusableInputError, match=message):
-        compose_piece(tiny_model(), None, **{"length": 16, **settings})
+        compose_piece(tiny_model(), None, SHORT, **options)
 
 
 def test_unusable_uploads_are_refused_with_a_message(tmp_path):
@@ -227,9 +244,9 @@ def test_unusable_uploads_are_refused_with_a_message(tmp_path):
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(UnusableInputError, match=message):
-            compose_piece(tiny_model(), None, primer_source="upload", primer=str(path), length=16)
+            compose_piece(tiny_model(), None, SHORT, primer_source="upload", primer=str(path))
     with pytest.raises(UnusableInputError, match="could not be found"):
-        compose_piece(tiny_model(), None, primer_source="upload", primer=str(tmp_path / "gone.mid"), length=16)
+        compose_piece(tiny_model(), None, SHORT, primer_source="upload", primer=str(tmp_path / "gone.mid"))
 
 
 def test_compose_piece_continues_an_upload_and_measures_it(tmp_path):
@@ -237,14 +254,15 @@ def test_compose_piece_continues_an_upload_and_measures_it(tmp_path):
     upload.write_bytes(tune_bytes())
     pieces = [CODEC.ids_from_midi(tune_bytes())[1:] * 3]
     save_corpus(tmp_path, pieces, pieces, ["x.mid"], CODEC.transposition_table(range(-5, 7)))
-    piece = compose_piece(tiny_model(), load_corpus(tmp_path), primer_source="upload", primer=str(upload),
-                          length=64, seed=3, instrument="Violin", tempo=90)
+    piece = compose_piece(tiny_model(), load_corpus(tmp_path), request_settings(num_tokens=64),
+                          primer_source="upload", primer=str(upload), seed=3, instrument="Violin", tempo=90)
     assert piece.primer_ids == CODEC.ids_from_midi(tune_bytes()) and len(piece.new_ids) == 64
     assert piece.midi.startswith(b"MThd") and piece.rendering.samples.size > 0
     assert set(piece.copy_rates) == {8, 16} and 0.0 <= piece.copy_rates[8] <= 1.0
     text = describe(piece, "sample")
     assert "Copied from the training corpus" in text and "tokens/s" in text
-    again = compose_piece(tiny_model(), load_corpus(tmp_path), primer_source="corpus", length=32, seed=3)
+    again = compose_piece(tiny_model(), load_corpus(tmp_path), request_settings(num_tokens=32),
+                          primer_source="corpus", seed=3)
     assert again.primer_ids[0] == BOS and "x.mid" in again.primer_description
 
 
@@ -307,3 +325,15 @@ def test_plugin_card_states_provenance_and_the_snippet_is_three_lines():
         [line for line in snippet.splitlines() if line.strip()]) == 3
     assert '"owner/repo"' in snippet and ".compose(" in snippet
     assert len(SPECIAL_TOKENS) == 3
+
+
+def test_the_demo_serves_the_fast_step_and_composes_the_plain_models_pieces(tmp_path):
+    from plugins.lstm_composer.fast_step import FastSteps
+
+    model = tiny_model()
+    plugin = get_plugin("lstm-composer")
+    plugin.save_pretrained(TrainingParts({"model": model}, {}), tmp_path, Accelerator(cpu=True))
+    served = plugin.load_for_demo(tmp_path)
+    assert isinstance(served.stepper_factory, FastSteps) and model.stepper_factory is None
+    settings = ComposeSettings(num_tokens=48)
+    assert served.compose_ids(settings=settings, seed=1) == model.compose_ids(settings=settings, seed=1)

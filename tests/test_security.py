@@ -30,6 +30,19 @@ def test_no_pickle_loading_and_no_remote_code_in_product_code(path):
                     f"{path.name}:{call.lineno} loads remote code"
 
 
+HUB_CODE = sorted(path for root in ("models", "pretrained") for path in (REPO_ROOT / root).rglob("*.py")
+                  if "__pycache__" not in path.parts)
+
+
+@pytest.mark.parametrize("path", HUB_CODE, ids=[str(p.relative_to(REPO_ROOT)) for p in HUB_CODE])
+def test_model_code_that_travels_to_the_hub_is_plain_python(path):
+    # Hub users run these files with trust_remote_code: they must be readable model code, never a compiler
+    # call, native code loaded by hand or PyTorch's private operators (the hub's fast CPU step stays in plugins/)
+    source = path.read_text()
+    for forbidden in (r"\bctypes\b", r"\bsubprocess\b", r"\btorch\.ops\b", r"\bcffi\b", r"\bos\.system\b"):
+        assert not re.search(forbidden, source), f"{path.relative_to(REPO_ROOT)} uses {forbidden}"
+
+
 def test_dry_run_with_a_token_writes_it_nowhere(tmp_path):
     token = "hf_SECRETsecretSECRET0123456789abcdef"
     result = subprocess.run([sys.executable, "hub_upload.py", "mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space",

@@ -7,19 +7,25 @@ forcing), and generation carries the LSTM state `(h, c)` so each new token
 costs one step instead of re-running a 128-token window.
 
 `compose(...)` turns the model into a `mido.MidiFile`; `compose_ids(...)` is
-the same at the token level. Strategies: "greedy", "sample" (temperature,
-top-k, top-p: transformers' own logits warpers), "adaptive" (the lecture's
-adaptive temperature) and "beam". Everything random draws from a
-`torch.Generator` seeded by `seed`, so a seed reproduces a piece.
+the same at the token level. How they choose tokens is a `ComposeSettings`:
+"greedy", "sample" (temperature, top-k, top-p: transformers' own logits
+warpers), "adaptive" (the lecture's adaptive temperature) or "beam".
+Everything random draws from a `torch.Generator` seeded by `seed`, so a seed
+reproduces a piece.
+
+This file is plain PyTorch: each generation step is `forward` on one token
+(`LstmStepper`). An application may install a faster stepper that gives the
+same logits (`stepper_factory`); the Deep Structured Learning Hub installs its
+compiled CPU step there. Nothing here compiles or loads native code.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
+import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
@@ -34,12 +40,74 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_lstm_composer import LstmComposerConfig
-from .fused_step import LstmStepArguments, compiled_lstm_step, fused_step_enabled
 from .midi_codec import BOS, SPECIAL_TOKENS, Codec, codec_from_config
 
 STRATEGIES = ("greedy", "sample", "adaptive", "beam")
-MAX_COMPOSE_TOKENS = 20_000
-FUSED_MAX_ROWS = 4  # sequences up to which the compiled step beats oneDNN (see LstmStepWeights)
+
+
+def _checked_number(value, label: str, low: float, high: float | None = None, whole: bool = False,
+                    above_low: bool = False) -> float | int:
+    """`value` as a number in [low, high] ((low, high] with `above_low`; no upper end for None), a whole one
+    for `whole`, or a ValueError that says what is allowed."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{label} must be a number, got {str(value)[:40]!r}.") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{label} must be a finite number, got {value!r}.")
+    if above_low:
+        fits, allowed = low < number <= high, f"must be above {low:g} and at most {high:g}"
+    elif high is None:
+        fits, allowed = low <= number, f"must be at least {low:g}"
+    else:
+        fits, allowed = low <= number <= high, f"must lie between {low:g} and {high:g}"
+    if not fits:
+        raise ValueError(f"{label} {allowed}, got {number:g}.")
+    if whole:
+        if number != int(number):
+            raise ValueError(f"{label} must be a whole number, got {number:g}.")
+        return int(number)
+    return number
+
+
+@dataclass(frozen=True)
+class ComposeSettings:
+    """How `compose` and `compose_ids` choose new tokens: one set of defaults, checked when made.
+
+    The defaults are what the model card calls "the default settings": its novelty and rhythm figures were
+    measured with them. Numbers are converted (4.0 for a whole number becomes 4); a value out of range raises
+    ValueError with a message fit to show a person (named as the demo's controls: num_tokens is "Length").
+
+    num_tokens: new tokens of a piece, 1 to `max_tokens`.
+    strategy: one of STRATEGIES.
+    temperature: divides the logits ("sample"; "adaptive" starts from it), above 0 and at most 100.
+    top_k: keep only the k likeliest tokens ("sample"; 0 = all).
+    top_p: keep the likeliest tokens whose probabilities sum to top_p ("sample"; 1 = all), above 0 and at most 1.
+    num_beams: sequences kept by beam search ("beam"), 1 to `max_beams`.
+    """
+
+    num_tokens: int = 512
+    strategy: str = "sample"
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 0.95
+    num_beams: int = 4
+
+    max_tokens: ClassVar[int] = 20_000  # the longest piece one call composes
+    max_beams: ClassVar[int] = 64
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"Strategy must be one of {', '.join(STRATEGIES)}; got {str(self.strategy)[:40]!r}.")
+        checked = {
+            "num_tokens": _checked_number(self.num_tokens, "Length", 1, self.max_tokens, whole=True),
+            "temperature": _checked_number(self.temperature, "Temperature", 0, 100, above_low=True),
+            "top_k": _checked_number(self.top_k, "Top-k", 0, whole=True),
+            "top_p": _checked_number(self.top_p, "Top-p", 0, 1, above_low=True),
+            "num_beams": _checked_number(self.num_beams, "Beams", 1, self.max_beams, whole=True),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: the checked value replaces the given one
 
 
 @dataclass
@@ -104,232 +172,29 @@ class AdaptiveTemperatureLogitsWarper(LogitsProcessor):
         return scores / self.temperature.to(scores.device, scores.dtype)[:, None]
 
 
-def _onednn_linear(rows: torch.Tensor, packed_weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    return torch.ops.mkldnn._linear_pointwise(rows, packed_weight, bias, "none", [], "")
-
-
-@functools.lru_cache(maxsize=None)
-def _onednn_packing_works(dtype: torch.dtype, device: torch.device) -> bool:
-    """Whether oneDNN's packed linear (the kernels nn.LSTM itself runs on CPU) can be used here. Its ops are
-    private to PyTorch, so they are tried on a small product and any failure or disagreement means no."""
-    if dtype != torch.float32 or device.type != "cpu" or not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        generator = torch.Generator().manual_seed(0)
-        weight, rows = torch.randn(64, 32, generator=generator), torch.randn(4, 32, generator=generator)
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight)
-        return bool(torch.allclose(_onednn_linear(rows, packed, None), rows @ weight.t(), atol=1e-4))
-    except Exception:  # noqa: BLE001 - an op missing or changed in this PyTorch: use the public products
-        return False
-
-
-def _compiled_step_usable(dtype: torch.dtype, device: torch.device) -> bool:
-    return dtype == torch.float32 and device.type == "cpu" and fused_step_enabled() and _compiled_step_works()
-
-
-@functools.lru_cache(maxsize=None)
-def _compiled_step_works() -> bool:
-    """Whether the C functions of fused_step.py build here and step a small random LSTM as PyTorch's operators
-    do, both the whole step and the per-layer update. Its modules are made under a forked RNG, so the caller's
-    random state is left as it was."""
-    if compiled_lstm_step() is None:
-        return False
-    try:
-        with torch.random.fork_rng(devices=[]), torch.inference_mode():
-            torch.manual_seed(0)
-            lstm, embedding, head = nn.LSTM(8, 16, num_layers=3), nn.Embedding(11, 8), nn.Linear(16, 11)
-            state = (torch.randn(3, 3, 16), torch.randn(3, 3, 16))
-            steppers = [LstmStepper(LstmStepWeights.from_modules(lstm, embedding, head, layout), *state,
-                                    compiled=compiled)
-                        for layout, compiled in (("copies", False), ("fused", True), ("views", True))]
-            for tokens in ([4, 0, 10], [7, 7, 3]):
-                token_ids = torch.tensor(tokens)
-                reference, *others = (stepper.weights.head(stepper.advance(token_ids)) for stepper in steppers)
-                if not all(torch.allclose(other, reference, atol=1e-5) for other in others):
-                    return False
-        return True
-    except Exception:  # noqa: BLE001 - any failure of an optional accelerator means: do without it
-        return False
-
-
-@dataclass(frozen=True)
-class LstmStepWeights:
-    """The weights a generation step reads, laid out for `LstmStepper` (gates reordered i, f, o | g).
-
-    The products' speed depends on their layout and on the rows (sequences) per step. The shipped model's
-    five LSTM products on one core (us, at 1 / 4 / 16 rows): contiguous (in, out) copies for MKL 84 / 290 /
-    600; transposed views of PyTorch's (out, in) weights for MKL 95 / 207 / 506; oneDNN's packed weights
-    150 / 165 / 300. A whole step with its head (us, at 1 / 2 / 4 / 8 / 16 rows): the compiled step of
-    fused_step.py on the copies ("fused") 69-76 / 87-93 / 169-175 / 312-353 / 686-980, MKL copies
-    109-115 / 168-171 / 401-524 / 479-548 / 866-930, oneDNN 186-189 / 194-201 / 214-219 / 289-291 / 410-429
-    (two runs; the last two with PyTorch's operators only). So "fused" up to 4 rows where it builds, else
-    "copies" for 1-2 rows, else "onednn" where it works, else "views".
-    """
-
-    layout: str
-    token_gates: torch.Tensor  # layer 0's input gates with both its biases, for every token: (vocab, 4 size)
-    bias: torch.Tensor  # b_ih + b_hh of layers 1.. (zeros for layer 0, whose biases are in token_gates): (layers, 1, 4 size)
-    recurrent: torch.Tensor | list[torch.Tensor]  # W_hh of every layer: (layers, size, 4 size), or packed each
-    inputs: list[torch.Tensor]  # W_ih of layers 1..: (size, 4 size) each, or packed
-    head_weight: torch.Tensor  # the head for musical tokens only (special ones are never generated): (size, tokens), or packed
-    head_bias: torch.Tensor  # (tokens,)
-
-    @staticmethod
-    def layout_for(rows: int, dtype: torch.dtype, device: torch.device) -> str:
-        if rows <= FUSED_MAX_ROWS and _compiled_step_usable(dtype, device):
-            return "fused"
-        if rows <= 2:
-            return "copies"
-        return "onednn" if _onednn_packing_works(dtype, device) else "views"
-
-    @classmethod
-    def from_modules(cls, lstm: nn.LSTM, embedding: nn.Embedding, head: nn.Linear, layout: str) -> LstmStepWeights:
-        size = lstm.hidden_size
-        order = torch.cat([torch.arange(2 * size), torch.arange(3 * size, 4 * size), torch.arange(2 * size, 3 * size)])
-
-        def laid_out(weight: torch.Tensor) -> torch.Tensor:  # (..., out, in) as the layout wants it
-            if layout == "onednn":
-                return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous())
-            transposed = weight.transpose(-2, -1)  # (..., in, out)
-            return transposed.contiguous() if layout in ("copies", "fused") else transposed
-
-        (first_input, _, first_bias_input, first_bias_hidden), *upper = lstm.all_weights
-        recurrent = torch.stack([weights[1][order] for weights in lstm.all_weights])
-        inputs = [laid_out(weight_input[order]) for weight_input, *_ in upper]
-        if layout == "fused" and inputs:
-            inputs = list(torch.stack(inputs).unbind(0))  # one block, as the C kernel reads it
-        special = len(SPECIAL_TOKENS)
-        return cls(
-            layout=layout,
-            token_gates=torch.addmm((first_bias_input + first_bias_hidden)[order], embedding.weight,
-                                    first_input[order].t()),
-            bias=torch.stack([torch.zeros_like(first_bias_input)]
-                             + [(bias_input + bias_hidden)[order] for _, _, bias_input, bias_hidden in upper])[:, None],
-            recurrent=[laid_out(layer) for layer in recurrent] if layout == "onednn" else laid_out(recurrent),
-            inputs=inputs,
-            head_weight=laid_out(head.weight[special:]),
-            head_bias=head.bias[special:],
-        )
-
-    def recurrent_into(self, hidden: torch.Tensor, gates: torch.Tensor) -> None:
-        """gates = h W_hh + b for every layer: hidden (layers, batch, size) -> gates (layers, batch, 4 size)."""
-        if self.layout == "onednn":
-            for layer, weight in enumerate(self.recurrent):
-                gates[layer].copy_(_onednn_linear(hidden[layer], weight, self.bias[layer, 0]))
-        else:
-            torch.baddbmm(self.bias, hidden, self.recurrent, out=gates)
-
-    def add_input(self, layer: int, below: torch.Tensor, gates: torch.Tensor) -> None:
-        """gates += x W_ih for layer >= 1, whose input x is the layer below's new hidden state (batch, size)."""
-        if self.layout == "onednn":
-            gates.add_(_onednn_linear(below, self.inputs[layer - 1], None))
-        else:
-            gates.addmm_(below, self.inputs[layer - 1])
-
-    def head(self, hidden: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of the musical tokens (batch, tokens) from the top layer's hidden state (batch, size), written
-        into `out` when given."""
-        if self.layout == "onednn":
-            logits = _onednn_linear(hidden, self.head_weight, self.head_bias)
-            return logits if out is None else out.copy_(logits)
-        return torch.addmm(self.head_bias, hidden, self.head_weight, out=out)
-
-
 class LstmStepper:
-    """The stacked LSTM advanced one token at a time, for a fixed batch, in buffers made once.
+    """The LSTM advanced one token per sequence at a time, from a carried state: the step of generation.
 
-    Why not nn.LSTM for one step: its oneDNN kernel re-packs the weights on every call, several times the
-    cost of the step. At batch 1 a step is bound by reading the weights from memory (about 5 MB for the
-    shipped model, ~80 us on one core) and by the cost of each operator call (~1 us), so: layer 0's
-    input gates are precomputed for every token; the recurrent products of all layers are done before
-    the layers' other work (one batched product for MKL); the gates are reordered (i, f, o | g) so that
-    one sigmoid and one tanh cover them; and every view and output buffer exists before the first step,
-    leaving about 20 calls per step. Where the C functions of fused_step.py are usable (`compiled`, by
-    default where they build and are not switched off), the "fused" layout does the whole step in one call,
-    and the other layouts do their products as above and each layer's gates-to-state update in one call.
-    `LstmStepWeights` lays the weights out for the batch size. Same maths as nn.LSTM (gates i, f, g, o;
-    c' = f c + i g; h' = o tanh(c')).
+    Each step is `forward` on one token with the state of the step before, so it equals running the whole
+    sequence at once. A faster stepper (set as the model's `stepper_factory`) has the same three members:
+    `advance`, `reorder` and `state`.
     """
 
-    def __init__(self, weights: LstmStepWeights, hidden: torch.Tensor, cell: torch.Tensor,
-                 compiled: bool | None = None):
-        # hidden, cell: (layers, batch, size), as the `state` of forward; copied, never written.
-        self.weights = weights
-        self.hidden = hidden.clone(memory_format=torch.contiguous_format)
-        self.cell = cell.clone(memory_format=torch.contiguous_format)
-        layers, rows, size = self.hidden.shape
-        self.gates = self.hidden.new_empty(layers, rows, 4 * size)
-        if compiled is None:
-            compiled = weights.layout == "fused" or _compiled_step_usable(self.hidden.dtype, self.hidden.device)
-        self.compiled = None  # (the C functions, their arguments) when used
-        if compiled or weights.layout == "fused":
-            functions = compiled_lstm_step()
-            if functions is None:
-                raise RuntimeError("the compiled LSTM step is not available here; use another layout")
-            fused = weights.layout == "fused"  # only then are the products' weights laid out for C
-
-            def address(tensor: torch.Tensor | None) -> int | None:  # the tensors live as long as `self`
-                return tensor.data_ptr() if tensor is not None else None
-
-            arguments = LstmStepArguments(
-                layers, rows, size, weights.token_gates.shape[0], address(weights.token_gates),
-                address(weights.bias if fused else None), address(weights.recurrent if fused else None),
-                address(weights.inputs[0] if fused and weights.inputs else None),
-                address(self.hidden), address(self.cell), address(self.gates))
-            self.compiled = (functions, ctypes.byref(arguments))
-        cell_tanh = torch.empty_like(self.cell)
-        self.layers = [
-            (gates, gates[:, :3 * size], gates[:, :size], gates[:, size:2 * size], gates[:, 2 * size:3 * size],
-             gates[:, 3 * size:], self.cell[layer], cell_tanh[layer], self.hidden[layer])
-            for layer, gates in enumerate(self.gates)
-        ]
+    def __init__(self, model: LstmComposerForCausalLM, state: tuple[torch.Tensor, torch.Tensor]):
+        self.model = model
+        self.state = state  # (hidden, cell): (layers, batch, hidden size) each
 
     def advance(self, token_ids: torch.LongTensor) -> torch.Tensor:
-        """Feed one token per sequence (batch,); returns the top layer's new hidden state (batch, size), a view
-        of a buffer that the next call overwrites."""
-        if self.compiled is not None:
-            return self._advance_compiled(token_ids)
-        weights = self.weights
-        weights.recurrent_into(self.hidden, self.gates)  # every layer's h W_hh + b, from the previous step
-        below = None
-        for layer, (gates, sigmoid_gates, input_gate, forget_gate, output_gate, candidate, cell, cell_tanh,
-                    hidden) in enumerate(self.layers):
-            if layer:
-                weights.add_input(layer, below, gates)
-            else:
-                gates.add_(weights.token_gates.index_select(0, token_ids))
-            sigmoid_gates.sigmoid_()
-            candidate.tanh_()
-            cell.mul_(forget_gate).addcmul_(input_gate, candidate)
-            torch.mul(output_gate, torch.tanh(cell, out=cell_tanh), out=hidden)
-            below = hidden
-        return below
-
-    def _advance_compiled(self, token_ids: torch.LongTensor) -> torch.Tensor:
-        (functions, arguments), rows = self.compiled, self.hidden.shape[1]
-        if token_ids.dtype != torch.int64 or not token_ids.is_contiguous():
-            token_ids = token_ids.to(torch.int64).contiguous()
-        if token_ids.numel() != rows or token_ids.device.type != "cpu":
-            raise ValueError(f"expected {rows} token ids on the CPU, got shape {tuple(token_ids.shape)}")
-        tokens = token_ids.data_ptr()
-        if self.weights.layout == "fused":
-            status = functions.advance(arguments, tokens)
-        else:
-            weights = self.weights
-            weights.recurrent_into(self.hidden, self.gates)
-            status = functions.finish_layer(arguments, 0, tokens)  # only layer 0 reads the tokens
-            if status == 0:
-                for layer in range(1, len(self.layers)):
-                    weights.add_input(layer, self.hidden[layer - 1], self.gates[layer])
-                    functions.finish_layer(arguments, layer, tokens)
-        if status != 0:  # the C code checks the tokens before it changes any state
-            raise IndexError("a token id lies outside the vocabulary")
-        return self.layers[-1][-1]  # the top layer's hidden state
+        """Feed one token per sequence (batch,); returns the logits of the musical tokens after it (batch, tokens)
+        (special tokens are never generated)."""
+        output = self.model(input_ids=token_ids[:, None], state=self.state)
+        self.state = output.state
+        return output.logits[:, -1, len(SPECIAL_TOKENS):].float()
 
     def reorder(self, rows: torch.LongTensor) -> None:
         """Keep the state of sequences `rows` (batch,), e.g. the beams that survive a step of beam search."""
-        self.hidden.copy_(self.hidden[:, rows])
-        self.cell.copy_(self.cell[:, rows])
+        hidden, cell = self.state
+        self.state = (hidden[:, rows], cell[:, rows])
 
 
 class LstmComposerPreTrainedModel(PreTrainedModel):
@@ -370,7 +235,9 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         self.codec: Codec = codec_from_config(config)
-        self._step_weights: tuple[tuple, dict] | None = None  # (weights' identity, {layout: weights}): `_stepper`
+        # Generation steps with `LstmStepper` unless an application sets a faster one here:
+        # stepper_factory(model, state) -> an object with LstmStepper's members, giving the same logits.
+        self.stepper_factory: Callable | None = None
         self.post_init()
 
     def forward(
@@ -419,108 +286,73 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             ids += [token_to_id[f"note_{pitch}"], token_to_id[f"dur_{min(duration, self.config.max_duration_steps)}"]]
         return ids
 
-    def _processors(self, strategy: str, temperature: float, top_k: int, top_p: float) -> LogitsProcessorList:
-        """transformers' warpers for the sampling strategies (they see the logits of musical tokens only)."""
-        processors = LogitsProcessorList()
-        if strategy == "adaptive":
-            processors.append(AdaptiveTemperatureLogitsWarper(float(temperature)))
-        elif strategy == "sample":
-            if temperature != 1.0:
-                processors.append(TemperatureLogitsWarper(float(temperature)))
-            if top_k:
-                processors.append(TopKLogitsWarper(int(top_k)))
-            if top_p < 1.0:
-                processors.append(TopPLogitsWarper(float(top_p)))
-        return processors
-
-    def _check_compose_arguments(self, primer, num_tokens, strategy, temperature, top_k, top_p, num_beams):
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-        if not 1 <= num_tokens <= MAX_COMPOSE_TOKENS:
-            raise ValueError(f"num_tokens must lie in [1, {MAX_COMPOSE_TOKENS}], got {num_tokens}")
-        if not 0.0 < temperature <= 100.0:
-            raise ValueError(f"temperature must lie in (0, 100], got {temperature}")
-        if not 0 <= top_k <= self.config.vocab_size:
-            raise ValueError(f"top_k must lie in [0, {self.config.vocab_size}] (0 = off), got {top_k}")
-        if not 0.0 < top_p <= 1.0:
-            raise ValueError(f"top_p must lie in (0, 1], got {top_p}")
-        if not 1 <= num_beams <= 64:
-            raise ValueError(f"num_beams must lie in [1, 64], got {num_beams}")
-        if not primer or any(not 0 <= int(index) < self.config.vocab_size for index in primer):
-            raise ValueError("the primer must be a non-empty list of ids of this model's vocabulary")
-
-    @torch.inference_mode()
-    def step(self, token_ids: torch.LongTensor, state: tuple[torch.Tensor, torch.Tensor]):
-        """Logits for the token after `token_ids` (batch,), continuing from `state`; returns (logits, new state).
-
-        Equal (up to float rounding) to running `forward` on the whole sequence at once.
-        """
-        stepper = self._stepper(state)
-        logits = self.head(stepper.advance(token_ids)).float()  # dropout is off when composing
-        return logits, (stepper.hidden, stepper.cell)
-
-    def _prime(self, primer: list[int], batch: int) -> tuple[torch.Tensor, LstmStepper]:
-        """Run the primer through the LSTM at once (one oneDNN call); the logits after it (batch, vocab) and a
-        stepper that continues from its state. The head reads the last position only."""
-        embedded = self.embedding(torch.tensor([primer], device=self.device).expand(batch, -1))
-        hidden, state = self.lstm(embedded)
-        return self.head(hidden[:, -1]).float(), self._stepper(state)
-
-    def _stepper(self, state: tuple[torch.Tensor, torch.Tensor]) -> LstmStepper:
-        """A stepper continuing from `state`. Its weight layout is made once (a few ms) and reused until a
-        weight changes (training steps and loading bump the tensors' version counters; `.to` moves them)."""
-        parameters = (*self.embedding.parameters(), *self.lstm.parameters(), *self.head.parameters())
-        key = tuple((parameter.data_ptr(), parameter.dtype, parameter._version) for parameter in parameters)
-        if self._step_weights is None or self._step_weights[0] != key:
-            self._step_weights = (key, {})
-        layouts = self._step_weights[1]
-        layout = LstmStepWeights.layout_for(state[0].shape[1], self.head.weight.dtype, self.head.weight.device)
-        if layout not in layouts:
-            layouts[layout] = LstmStepWeights.from_modules(self.lstm, self.embedding, self.head, layout)
-        return LstmStepper(layouts[layout], *state)
+    def stepper(self, state: tuple[torch.Tensor, torch.Tensor]) -> LstmStepper:
+        """A stepper continuing from `state`: the installed `stepper_factory`'s, else the plain `LstmStepper`."""
+        if self.stepper_factory is not None:
+            return self.stepper_factory(self, state)
+        return LstmStepper(self, state)
 
     @torch.inference_mode()
     def compose_ids(
         self,
         primer: list[int] | None = None,
-        num_tokens: int = 512,
-        strategy: str = "sample",
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        num_beams: int = 4,
+        *,
+        settings: ComposeSettings | None = None,
         seed: int | None = None,
         num_sequences: int = 1,
         callback=None,
+        **changes,
     ) -> list[list[int]]:
-        """`num_sequences` continuations of `primer` (ids; <bos> when None), `num_tokens` new ids each.
+        """`num_sequences` continuations of `primer` (ids; <bos> when None), `settings.num_tokens` new ids each.
 
-        Special tokens are never generated, so a piece has the length asked for.
-        `callback(done, total)` is called every 64 tokens, for a progress bar.
+        `settings` defaults to `ComposeSettings()`; keyword arguments change single fields of it
+        (`compose_ids(strategy="greedy", num_tokens=64)`). Special tokens are never generated, so a piece has the
+        length asked for. `callback(done, total)` is called every 64 tokens, for a progress bar.
         """
+        settings = replace(settings or ComposeSettings(), **changes)
         generator = torch.Generator().manual_seed(int(seed) if seed is not None else secrets.randbits(62))
         primer = list(primer) if primer is not None else [BOS]
-        self._check_compose_arguments(primer, num_tokens, strategy, temperature, top_k, top_p, num_beams)
+        if not primer or any(not 0 <= int(index) < self.config.vocab_size for index in primer):
+            raise ValueError("the primer must be a non-empty list of ids of this model's vocabulary")
         was_training = self.training
         self.eval()
         try:
             with one_intra_op_thread():
-                if strategy == "beam":
-                    return [self._beam_search(primer, num_tokens, num_beams, callback)[0]] * num_sequences
-                processors = self._processors(strategy, temperature, top_k, top_p)
-                return self._sample(primer, num_tokens, strategy == "greedy", processors, generator, num_sequences,
-                                    callback)
+                if settings.strategy == "beam":
+                    best, _ = self._beam_search(primer, settings.num_tokens, settings.num_beams, callback)
+                    return [best] * num_sequences
+                return self._sample(primer, settings.num_tokens, settings.strategy == "greedy",
+                                    self._processors(settings), generator, num_sequences, callback)
         finally:
             self.train(was_training)
 
+    def _processors(self, settings: ComposeSettings) -> LogitsProcessorList:
+        """transformers' warpers for the sampling strategies (they see the logits of musical tokens only)."""
+        processors = LogitsProcessorList()
+        if settings.strategy == "adaptive":
+            processors.append(AdaptiveTemperatureLogitsWarper(settings.temperature))
+        elif settings.strategy == "sample":
+            if settings.temperature != 1.0:
+                processors.append(TemperatureLogitsWarper(settings.temperature))
+            if settings.top_k:
+                processors.append(TopKLogitsWarper(settings.top_k))
+            if settings.top_p < 1.0:
+                processors.append(TopPLogitsWarper(settings.top_p))
+        return processors
+
+    def _prime(self, primer: list[int], batch: int) -> tuple[torch.Tensor, LstmStepper]:
+        """Run the primer through the LSTM at once; the logits of the musical tokens after it (batch, tokens) and
+        a stepper that continues from its state. The head reads the last position only."""
+        embedded = self.embedding(torch.tensor([primer], device=self.device).expand(batch, -1))
+        hidden, state = self.lstm(embedded)
+        return self.head(hidden[:, -1]).float()[:, len(SPECIAL_TOKENS):], self.stepper(state)
+
     def _sample(self, primer, num_tokens, greedy, processors, generator, num_sequences, callback):
-        # At batch 1 a step is ~100 us, so the loop itself is kept to a few calls that allocate nothing: each
-        # token is chosen straight into its row of `chosen`, which the next step reads, and the head writes
-        # into one buffer. The full ids are kept only for warpers, which read the history.
+        # A fast step takes ~70 us at batch 1, so the loop itself is kept to a few calls that allocate nothing:
+        # each token is chosen straight into its row of `chosen`, which the next step reads. The full ids are
+        # kept only for warpers, which read the history.
         special, start = len(SPECIAL_TOKENS), len(primer)
-        logits, stepper = self._prime(primer, num_sequences)
-        scores = logits[:, special:]  # musical tokens only: special tokens are never generated
-        head_out = torch.empty(scores.shape, dtype=self.head.weight.dtype, device=self.device)
+        scores, stepper = self._prime(primer, num_sequences)  # (sequences, musical tokens)
         chosen = torch.empty(num_tokens, num_sequences, dtype=torch.long, device=self.device)
         draws_here = self.device.type == "cpu"  # the generator lives on the CPU
         sequence = None
@@ -540,7 +372,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             if processors:
                 sequence[:, start + step] = row
             if step + 1 < num_tokens:
-                scores = stepper.weights.head(stepper.advance(row), out=head_out).float()  # one step, not a window
+                scores = stepper.advance(row)  # one step, not a window
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         return chosen.t().tolist()
@@ -556,7 +388,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
         special = len(SPECIAL_TOKENS)
         beams = min(num_beams, self.config.vocab_size - special)
         logits, stepper = self._prime(primer, beams)  # every beam starts as the primer; one is kept at first
-        log_probs = logits[:1, special:].log_softmax(dim=-1)  # (beams, musical tokens)
+        log_probs = logits[:1].log_softmax(dim=-1)  # (beams, musical tokens)
         sequences = torch.empty(1, 0, dtype=torch.long, device=self.device)
         scores = torch.zeros(1, device=self.device)
         for step in range(num_tokens):
@@ -566,7 +398,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             sequences = torch.cat([sequences[beam], token[:, None]], dim=1)
             stepper.reorder(beam)
             if step + 1 < num_tokens:
-                log_probs = stepper.weights.head(stepper.advance(token)).float().log_softmax(dim=-1)
+                log_probs = stepper.advance(token).log_softmax(dim=-1)
             if callback is not None and (step + 1) % 64 == 0:
                 callback(step + 1, num_tokens)
         best, best_score = sequences[0].tolist(), float(scores[0])
@@ -592,24 +424,23 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
 
     def compose(
         self,
-        num_tokens: int = 512,
+        *,
+        settings: ComposeSettings | None = None,
         primer=None,
-        strategy: str = "sample",
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 0.95,
-        num_beams: int = 4,
         seed: int | None = None,
         tempo_bpm: float | None = None,
         program: int | None = None,
         include_primer: bool = True,
+        **changes,
     ):
         """A new piece as a `mido.MidiFile` (`.save("piece.mid")` writes it).
 
-        `primer`: None (a few random notes), a MIDI file (bytes, path or
-        mido.MidiFile) to continue, or a list of token ids. `tempo_bpm` and
-        `program` (General MIDI instrument) default to the config's.
+        `settings` (default `ComposeSettings()`, fields changed by keyword: `compose(num_tokens=256, seed=0)`)
+        says how tokens are chosen. `primer`: None (a few random notes), a MIDI file (bytes, path or
+        mido.MidiFile) to continue, or a list of token ids. `tempo_bpm` and `program` (General MIDI
+        instrument) default to the config's.
         """
+        settings = replace(settings or ComposeSettings(), **changes)
         generator = torch.Generator().manual_seed(int(seed) if seed is not None else secrets.randbits(62))
         if primer is None:
             primer_ids = self.random_primer(generator)
@@ -617,7 +448,7 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             primer_ids = [int(index) for index in primer]
         else:
             primer_ids = self.codec.ids_from_midi(primer)[-self.config.window:]
-        new_ids = self.compose_ids(primer_ids, num_tokens, strategy, temperature, top_k, top_p, num_beams,
+        new_ids = self.compose_ids(primer_ids, settings=settings,
                                    seed=int(torch.randint(0, 2**62, (1,), generator=generator)))[0]
         ids = primer_ids + new_ids if include_primer else new_ids
         return self.codec.midi_from_ids(ids, tempo_bpm or self.config.tempo_bpm,
@@ -625,5 +456,4 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
 
 
 __all__ = ["LstmComposerPreTrainedModel", "LstmComposerForCausalLM", "LstmComposerOutput", "LstmStepper",
-           "LstmStepWeights",
-           "AdaptiveTemperatureLogitsWarper", "STRATEGIES"]
+           "ComposeSettings", "AdaptiveTemperatureLogitsWarper", "STRATEGIES"]

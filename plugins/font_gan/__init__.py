@@ -141,71 +141,46 @@ class FontGanPlugin(Plugin):
         loss_kind, smoothing = options.get("loss", "bce"), options.get("label_smoothing", 0.0)
         shift = options.get("augment_shift", 0)
         generator, discriminator = parts.models["generator"], parts.models["discriminator"]
-        generator_optimizer, discriminator_optimizer = parts.optimizers["generator"], parts.optimizers["discriminator"]
-        generator_module = accelerator.unwrap_model(generator)
         real = batch["pixel_values"]
-        count, latent_size = real.shape[0], generator_module.config.latent_size
+        count, latent_size = real.shape[0], accelerator.unwrap_model(generator).config.latent_size
 
         # ------------------------------------------------------------ update D
         noise = torch.randn(count, latent_size, device=real.device)
-        if options.get("fakes_from_eval_generator"):
-            # Keras' generator.predict: batch norm in inference mode, nothing learnt from this pass.
-            generator_module.eval()
-            with torch.no_grad():
-                fake = generator_module(noise).images
-            generator_module.train()
-        elif options.get("fresh_noise_for_generator"):
+        if options.get("fresh_noise_for_generator"):
             with torch.no_grad():
                 fake = generator(noise).images
         else:
             fake = generator(noise).images  # kept with its graph: the G update below reuses these fakes
         if options.get("discriminator_updates") == "separate":
             # Two Keras train_on_batch calls: an optimizer step on the real batch, then one on the fake batch.
-            losses = []
-            for images, is_real in ((real, True), (fake.detach(), False)):
-                logits = discriminator(random_shift(images, shift, -1.0)).logits
-                loss = discriminator_loss(logits, is_real, loss_kind, smoothing)
-                accelerator.backward(loss)
-                discriminator_optimizer.step()
-                discriminator_optimizer.zero_grad(set_to_none=True)
-                losses.append(loss.detach())
-                if is_real:
-                    real_logits = logits.detach()
-                else:
-                    fake_logits = logits.detach()
-            discriminator_loss_value = (losses[0] + losses[1]) / 2
+            real_logits = discriminator(random_shift(real, shift, -1.0)).logits
+            real_loss = discriminator_loss(real_logits, True, loss_kind, smoothing)
+            parts.update("discriminator", real_loss, accelerator, recipe)
+            fake_logits = discriminator(random_shift(fake.detach(), shift, -1.0)).logits
+            fake_loss = discriminator_loss(fake_logits, False, loss_kind, smoothing)
+            parts.update("discriminator", fake_loss, accelerator, recipe)
+            discriminator_loss_value = (real_loss.detach() + fake_loss.detach()) / 2
         else:
             logits = discriminator(random_shift(torch.cat([real, fake.detach()]), shift, -1.0)).logits
             real_logits, fake_logits = logits[:count], logits[count:]
             loss = (discriminator_loss(real_logits, True, loss_kind, smoothing)
                     + discriminator_loss(fake_logits, False, loss_kind, smoothing))
-            accelerator.backward(loss)
-            discriminator_optimizer.step()
-            discriminator_optimizer.zero_grad(set_to_none=True)
+            parts.update("discriminator", loss, accelerator, recipe)
             discriminator_loss_value = loss.detach()
-            real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
-        if accelerator.sync_gradients:
-            parts.schedulers["discriminator"].step()
+        real_logits, fake_logits = real_logits.detach(), fake_logits.detach()
 
         # ------------------------------------------------------------ update G
-        if options.get("fakes_from_eval_generator") or options.get("fresh_noise_for_generator"):
+        if options.get("fresh_noise_for_generator"):
             fake = generator(torch.randn(count, latent_size, device=real.device)).images
-        # D judges through its plain module (no DDP bookkeeping for a pass whose D-gradients are unwanted),
-        # and the gradient reaches G's weights only: the lecture's "discriminator.trainable = False".
-        judge = accelerator.unwrap_model(discriminator)
-        if options.get("frozen_discriminator_inference_mode"):
-            judge.eval()  # Keras runs the batch norm of a frozen (trainable=False) layer in inference mode
-        logits = judge(random_shift(fake, shift, -1.0)).logits
-        judge.train()
+        # D judges through its plain module (no DDP bookkeeping for a pass whose D-gradients are unwanted);
+        # the update sends the gradient into G's weights only: the lecture's "discriminator.trainable = False".
+        logits = accelerator.unwrap_model(discriminator)(random_shift(fake, shift, -1.0)).logits
         loss = generator_loss(logits, loss_kind)
-        accelerator.backward(loss, inputs=list(generator.parameters()))
-        generator_optimizer.step()
-        generator_optimizer.zero_grad(set_to_none=True)
-        if accelerator.sync_gradients:
-            parts.schedulers["generator"].step()
-            if "generator_ema" in parts.models:
-                average = accelerator.unwrap_model(parts.models["generator_ema"])
-                self._update_average(average, generator_module, generator_optimizer, options["ema_decay"])
+        parts.update("generator", loss, accelerator, recipe)
+        if "generator_ema" in parts.models and accelerator.sync_gradients:
+            self._update_average(accelerator.unwrap_model(parts.models["generator_ema"]),
+                                 accelerator.unwrap_model(generator), parts.optimizers["generator"],
+                                 options["ema_decay"])
 
         accuracy = ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean()) / 2
         return {"d_loss": discriminator_loss_value, "g_loss": loss.detach(), "d_accuracy": accuracy,

@@ -10,10 +10,10 @@ the discriminator on a real batch (target 1), then on a batch of fakes
 its batch's statistics: this reproduces the lecture's logged losses (at
 iteration 200 of the DCGAN: D loss 0.47 and accuracy 77 % here, 0.466 and
 85 % in the lecture; G loss 2.8 here, 2.1 there). Emulating Keras' inference
-mode for `generator.predict` and the frozen discriminator instead (the two
-options left False below) makes the game degenerate in a few hundred steps
-(G loss 0.01: the discriminator only ever sees fakes drawn with the lagging
-moving statistics). `best` changes what the measurements said to.
+mode for `generator.predict` and the frozen discriminator instead made the
+game degenerate in a few hundred steps (G loss 0.01: the discriminator only
+ever saw fakes drawn with the lagging moving statistics), so it is not an
+option. `best` changes what the measurements said to.
 
 `options["data"]` names the data set: {"fonts": [...], "characters": ...}
 for glyphs (several fonts are mixed, practice 02) or {"mnist": True}.
@@ -23,8 +23,7 @@ from ..base import Preset, TrainingRecipe
 
 KERAS_ADAM = {"betas": (0.5, 0.999), "eps": 1e-7}
 KERAS_2 = dict(leaky_relu_slope=0.3, batch_norm_momentum=0.01, batch_norm_eps=1e-3, initializer="glorot_uniform")
-LECTURE_STEP = dict(discriminator_updates="separate", fakes_from_eval_generator=False, fresh_noise_for_generator=True,
-                    frozen_discriminator_inference_mode=False, label_smoothing=0.0, loss="bce")
+LECTURE_STEP = dict(discriminator_updates="separate", fresh_noise_for_generator=True, label_smoothing=0.0, loss="bce")
 KAI = {"fonts": ["kai"], "characters": "moe"}
 KAI_AND_MING = {"fonts": ["kai", "ming"], "characters": "moe"}
 
@@ -50,8 +49,8 @@ BEST_MODEL = dict(
     discriminator_paddings=[1, 1, 1], discriminator_batch_norm=[False, False, False], discriminator_spectral_norm=True,
     leaky_relu_slope=0.2, batch_norm_momentum=0.1, batch_norm_eps=1e-5, initializer="normal",
 )
-BEST_STEP = dict(discriminator_updates="joint", fakes_from_eval_generator=False, fresh_noise_for_generator=False,
-                 label_smoothing=0.0, loss="hinge", ema_decay=0.999, augment_shift=3)
+BEST_STEP = dict(discriminator_updates="joint", fresh_noise_for_generator=False, label_smoothing=0.0, loss="hinge",
+                 ema_decay=0.999, augment_shift=3)
 
 
 def lecture_07(data: dict, steps: int = 20_000) -> Preset:

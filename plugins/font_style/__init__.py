@@ -79,11 +79,7 @@ class FontStylePlugin(Plugin):
         pixel_values = random_shift(batch["pixel_values"], recipe.options.get("shift", 0), 0.0)
         logits = parts.model(pixel_values=pixel_values).logits
         loss = F.cross_entropy(logits, batch["labels"])
-        accelerator.backward(loss)
-        parts.optimizer.step()
-        if parts.scheduler is not None and accelerator.sync_gradients:
-            parts.scheduler.step()
-        parts.optimizer.zero_grad(set_to_none=True)
+        parts.update("model", loss, accelerator, recipe)
         return {"loss": loss.detach(), "accuracy": (logits.argmax(-1) == batch["labels"]).float().mean().detach()}
 
     def evaluate(self, parts, dataloader, accelerator):

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
-from models.lstm_composer import LstmComposerConfig, LstmComposerForCausalLM
+from models.lstm_composer import ComposeSettings, LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import PAD, PerformanceCodec, midi_bytes
 
 from ..base import DataSplits, Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..registry import register_plugin
 from .audio import render, shortened, write_wav
-from .composing import compose_defaults
 from .data import load_corpus, synthetic_corpus
+from .fast_step import install_fast_step
 from .novelty import NGRAM_SIZES, NoveltyIndex, mean_and_error, piece_shape, save_corpus
 from .presets import PRESETS
 
@@ -139,13 +140,7 @@ class LstmComposerPlugin(Plugin):
             input_ids = table[choice[:, None], input_ids]
         labels = input_ids.masked_fill(input_ids == PAD, -100)
         outputs = parts.model(input_ids=input_ids, labels=labels)
-        accelerator.backward(outputs.loss)
-        if recipe.max_grad_norm and accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(parts.model.parameters(), recipe.max_grad_norm)
-        parts.optimizer.step()
-        if parts.scheduler is not None and accelerator.sync_gradients:
-            parts.scheduler.step()
-        parts.optimizer.zero_grad(set_to_none=True)
+        parts.update("model", outputs.loss, accelerator, recipe)
         with torch.no_grad():
             predicted = outputs.logits[:, :-1].argmax(-1)
             mask = labels[:, 1:] != -100
@@ -171,14 +166,13 @@ class LstmComposerPlugin(Plugin):
         # Copies count in any key: a transposed quotation is still a quotation.
         table = model.codec.transposition_table(range(-5, 7)) if model.config.codec == "performance" else None
         index = NoveltyIndex.build(extras["train_pieces"], table)
-        defaults = compose_defaults()
+        settings = ComposeSettings()  # the model's defaults: what the card calls the default settings
         pieces = 16 if len(data.train) >= 500 else 3
         generated, copy_rates, shapes = [], {n: [] for n in NGRAM_SIZES}, []
         for seed in range(pieces):
             generator = torch.Generator().manual_seed(seed)
             primer = model.random_primer(generator)
-            ids = model.compose_ids(primer, defaults["num_tokens"], defaults["strategy"], defaults["temperature"],
-                                    defaults["top_k"], defaults["top_p"], defaults["num_beams"], seed=seed)[0]
+            ids = model.compose_ids(primer, settings=settings, seed=seed)[0]
             generated.append((primer, ids))
             for n in NGRAM_SIZES:
                 copy_rates[n].append(index.copy_rate(ids, n))
@@ -186,7 +180,7 @@ class LstmComposerPlugin(Plugin):
             shapes.append(piece_shape(notes, steps_per_beat))
         reference_shapes = []
         for piece in extras["validation_pieces"][:pieces * 4]:
-            notes, steps_per_beat = model.codec.notes_from_ids(piece[:defaults["num_tokens"]])
+            notes, steps_per_beat = model.codec.notes_from_ids(piece[:settings.num_tokens])
             reference_shapes.append(piece_shape(notes, steps_per_beat))
 
         def shape_summary(shapes):
@@ -228,7 +222,7 @@ class LstmComposerPlugin(Plugin):
             "metrics": metrics,
             "validation_tokens": int(counts.sum()),
             "validation_chunks": int((counts > 0).sum()),
-            "compose_defaults": defaults,
+            "compose_defaults": dataclasses.asdict(settings),
             "novelty_pieces": pieces,
             "generated_shape": shape_summary(shapes),
             "validation_shape": shape_summary(reference_shapes),
@@ -264,7 +258,7 @@ class LstmComposerPlugin(Plugin):
     def load_for_demo(self, folder):
         model = LstmComposerForCausalLM.from_pretrained(folder, dtype=torch.float32)
         model.eval()
-        return model
+        return install_fast_step(model)  # the hub's compiled CPU step; the same pieces as the model's plain one
 
     def build_demo(self, models):
         from .demo import build_tab

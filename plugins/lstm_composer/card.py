@@ -102,14 +102,14 @@ def card_body(results: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        "`model.compose(num_tokens, primer, strategy, temperature, top_k, top_p, num_beams, seed, tempo_bpm, program)` "
-        "returns a `mido.MidiFile`; `primer` may be a MIDI file (path or bytes) to continue. Strategies: `greedy`, "
-        "`sample` (temperature / top-k / top-p), `adaptive` (the lecture's adaptive temperature) and `beam`. The "
-        "LSTM state is carried, so each new token costs one step. Where a system C compiler exists (the first of "
-        "`/usr/bin/cc`, `/usr/bin/gcc`, `/usr/bin/clang`; never one on `PATH` or `$CC`, but `LSTM_COMPOSER_CC` "
-        "may name another by its absolute path), the step is compiled on first use from `fused_step.py` (C source "
-        "shipped beside the model; about 1.5x faster on one CPU core) into a private temporary folder and loaded "
-        "with ctypes; set `LSTM_COMPOSER_FUSED_STEP=0` to use PyTorch's operators only (the same pieces).",
+        "`model.compose(num_tokens=..., strategy=..., temperature=..., top_k=..., top_p=..., num_beams=..., "
+        "primer=..., seed=..., tempo_bpm=..., program=...)` returns a `mido.MidiFile` (`ComposeSettings` holds "
+        "these settings and their defaults); `primer` may be a MIDI file (path or bytes) to continue. Strategies: "
+        "`greedy`, `sample` (temperature / top-k / top-p), `adaptive` (the lecture's adaptive temperature) and "
+        "`beam`. The LSTM state is carried, so each new token costs one step: `forward` on one token. The code in "
+        "this repository is plain PyTorch and transformers: it compiles nothing and loads no native code. (The "
+        "Deep Structured Learning Hub's demo serves the same weights with a faster CPU step of its own, which "
+        "composes the same pieces.)",
         "",
         "## Data and licence",
         "",

@@ -1,13 +1,13 @@
 """The composer's one entry point for people: settings in, a piece to hear, see and download out.
 
-`compose_piece` validates every setting on the server (the Gradio API can be
-called with anything), builds the primer, composes, renders audio and a piano
-roll, and measures novelty and timing. The Gradio tab is a thin layer over it.
+`request_settings` checks the settings a request sent (the Gradio API can be
+called with anything) with the model's own `ComposeSettings` checks;
+`compose_piece` builds the primer, composes, renders audio and a piano roll,
+and measures novelty and timing. The Gradio tab is a thin layer over both.
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,22 +18,33 @@ from PIL import Image
 from models.lstm_composer.midi_codec import (
     BOS, MAX_FILE_BYTES, UnusableMidiError, midi_bytes,
 )
-from models.lstm_composer.modeling_lstm_composer import STRATEGIES, LstmComposerForCausalLM
+from models.lstm_composer.modeling_lstm_composer import ComposeSettings, LstmComposerForCausalLM
 
 from ..errors import UnusableInputError, bounded_number
 from .audio import GM_PROGRAMS, Rendering, piano_roll, render
 from .novelty import NGRAM_SIZES, PieceShape, ShippedCorpus, piece_shape
 
 MAX_LENGTH = 2048  # new tokens per request
+MAX_BEAMS = 16  # beams per request
 PRIMER_SOURCES = ("random", "corpus", "upload")
 MAX_PRIMER_TOKENS = 128
 
 
-def compose_defaults() -> dict:
-    """The model's own `compose` defaults: what "default settings" means in the card and the demo."""
-    parameters = inspect.signature(LstmComposerForCausalLM.compose).parameters
-    return {name: parameters[name].default for name in ("num_tokens", "strategy", "temperature", "top_k", "top_p",
-                                                         "num_beams")}
+class RequestSettings(ComposeSettings):
+    """The model's `ComposeSettings` (defaults and checks) as one web request may ask for them: at most
+    MAX_LENGTH new tokens and MAX_BEAMS beams, since a request's cost (composing, rendering, the WAV sent
+    back) grows with both."""
+
+    max_tokens = MAX_LENGTH
+    max_beams = MAX_BEAMS
+
+
+def request_settings(**values) -> RequestSettings:
+    """The composing settings a request sent, checked; a bad one raises UnusableInputError with its message."""
+    try:
+        return RequestSettings(**values)
+    except ValueError as error:
+        raise UnusableInputError(str(error)) from None
 
 
 @dataclass
@@ -95,13 +106,8 @@ def choose_primer(model, source: str, corpus_piece: str | None, upload, corpus: 
 def compose_piece(
     model: LstmComposerForCausalLM,
     corpus: ShippedCorpus | None = None,
+    settings: ComposeSettings | None = None,
     *,
-    strategy: str = "sample",
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 0.95,
-    num_beams: int = 4,
-    length: int = 384,
     seed: int = 0,
     primer_source: str = "random",
     corpus_piece: str | None = None,
@@ -110,16 +116,11 @@ def compose_piece(
     tempo: float = 100.0,
     progress=None,
 ) -> ComposedPiece:
-    """Compose, render and measure one piece. Every argument is checked; bad ones raise UnusableInputError."""
-    if strategy not in STRATEGIES:
-        raise UnusableInputError(f"Strategy must be one of {', '.join(STRATEGIES)}; got {str(strategy)[:40]!r}.")
+    """Compose, render and measure one piece with `settings` (default: the model's defaults). Every other
+    argument is checked; bad ones raise UnusableInputError."""
+    settings = settings or RequestSettings()
     if instrument not in GM_PROGRAMS:
         raise UnusableInputError(f"Unknown instrument {str(instrument)[:40]!r}; pick one from the list.")
-    temperature = bounded_number(temperature, "Temperature", 0.05, 5.0)
-    top_k = bounded_number(top_k, "Top-k", 0, 200, integer=True)
-    top_p = bounded_number(top_p, "Top-p", 0.05, 1.0)
-    num_beams = bounded_number(num_beams, "Beams", 1, 16, integer=True)
-    length = bounded_number(length, "Length", 16, MAX_LENGTH, integer=True)
     seed = bounded_number(seed, "Seed", 0, 2**31 - 1, integer=True)
     tempo = bounded_number(tempo, "Tempo", 30, 300)
     program = GM_PROGRAMS[instrument]
@@ -132,8 +133,7 @@ def compose_piece(
             progress((done, total), desc="composing", unit="tokens")
 
     started = time.perf_counter()
-    new_ids = model.compose_ids(primer_ids, length, strategy, temperature, top_k, top_p, num_beams, seed=seed,
-                                callback=report)[0]
+    new_ids = model.compose_ids(primer_ids, settings=settings, seed=seed, callback=report)[0]
     compose_seconds = time.perf_counter() - started
     if progress is not None:
         progress(0.9, desc="rendering audio")
@@ -156,7 +156,7 @@ def compose_piece(
         copy_rates={n: corpus.index.copy_rate(new_ids, n) if corpus is not None else None for n in NGRAM_SIZES},
         shape=piece_shape(new_notes, steps_per_beat),
         primer_description=primer_description,
-        timings={"compose_seconds": compose_seconds, "tokens_per_second": length / max(compose_seconds, 1e-9),
+        timings={"compose_seconds": compose_seconds, "tokens_per_second": len(new_ids) / max(compose_seconds, 1e-9),
                  "render_seconds": render_seconds, "audio_seconds": rendering.seconds},
     )
 

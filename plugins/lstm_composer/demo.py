@@ -14,13 +14,13 @@ from pathlib import Path
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models.lstm_composer.modeling_lstm_composer import STRATEGIES
+from models.lstm_composer.modeling_lstm_composer import STRATEGIES, ComposeSettings
 
 from ..errors import UnusableInputError
 from ..serving import DemoModel
 from ..ui import HEAVY, user_facing
 from .audio import GM_PROGRAMS, write_wav
-from .composing import MAX_LENGTH, PRIMER_SOURCES, compose_defaults, compose_piece, describe
+from .composing import MAX_BEAMS, MAX_LENGTH, PRIMER_SOURCES, compose_piece, describe, request_settings
 from .novelty import load_corpus
 
 def new_output_paths(seed: int) -> tuple[Path, Path]:
@@ -40,7 +40,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     corpora = {label: load_corpus(demo_model.folder) for label, demo_model in models.items()}
     first = models[choices[0]].model
     pieces = list(corpora[choices[0]].primers) if corpora[choices[0]] is not None else []
-    defaults = compose_defaults()
+    defaults = ComposeSettings()  # the model's defaults, which the card's figures were measured with
 
     def model_notes(choice: str) -> str:
         demo_model = models[choice]
@@ -51,24 +51,26 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                 f"Weights: {demo_model.source}.")
 
     @user_facing
-    def compose(weights: str = choices[0], strategy: str = defaults["strategy"],
-                temperature: float = defaults["temperature"], top_k: int = defaults["top_k"],
-                top_p: float = defaults["top_p"], num_beams: int = defaults["num_beams"], length: int = 384,
-                seed: int = 0, primer_source: str = "random", corpus_piece: str | None = None, primer=None,
+    def compose(weights: str = choices[0], strategy: str = defaults.strategy,
+                temperature: float = defaults.temperature, top_k: int = defaults.top_k,
+                top_p: float = defaults.top_p, num_beams: int = defaults.num_beams,
+                length: int = defaults.num_tokens, seed: int = 0, primer_source: str = "random",
+                corpus_piece: str | None = None, primer=None,
                 instrument: str = instrument_name(first.config.program), tempo: float = first.config.tempo_bpm,
                 progress=gr.Progress()):
         """API: compose a piece; returns (WAV file, MIDI file, piano roll, notes on novelty and timing)."""
         if weights not in models:
             raise UnusableInputError(f"Unknown model {str(weights)[:60]!r}; choose one of: {', '.join(choices)}.")
+        settings = request_settings(num_tokens=length, strategy=strategy, temperature=temperature, top_k=top_k,
+                                    top_p=top_p, num_beams=num_beams)
         piece = compose_piece(
-            models[weights].model, corpora[weights], strategy=strategy, temperature=temperature, top_k=top_k,
-            top_p=top_p, num_beams=num_beams, length=length, seed=seed, primer_source=primer_source,
+            models[weights].model, corpora[weights], settings, seed=seed, primer_source=primer_source,
             corpus_piece=corpus_piece, primer=primer, instrument=instrument, tempo=tempo, progress=progress,
         )
         wav_path, midi_path = new_output_paths(int(seed))
         write_wav(wav_path, piece.rendering)
         midi_path.write_bytes(piece.midi)
-        return str(wav_path), str(midi_path), piece.roll, describe(piece, strategy)
+        return str(wav_path), str(midi_path), piece.roll, describe(piece, settings.strategy)
 
     def show_model(choice: str):
         corpus = corpora.get(choice)
@@ -86,15 +88,15 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     with gr.Row():
         with gr.Column():
             weights = gr.Radio(choices, value=choices[0], label="Model")
-            strategy = gr.Radio(list(STRATEGIES), value=defaults["strategy"], label="Strategy")
+            strategy = gr.Radio(list(STRATEGIES), value=defaults.strategy, label="Strategy")
             with gr.Row():
-                temperature = gr.Slider(0.05, 5.0, value=defaults["temperature"], step=0.05, label="Temperature")
-                top_k = gr.Slider(0, 200, value=defaults["top_k"], step=1, label="Top-k (0 = off)")
+                temperature = gr.Slider(0.05, 5.0, value=defaults.temperature, step=0.05, label="Temperature")
+                top_k = gr.Slider(0, 200, value=defaults.top_k, step=1, label="Top-k (0 = off)")
             with gr.Row():
-                top_p = gr.Slider(0.05, 1.0, value=defaults["top_p"], step=0.01, label="Top-p")
-                num_beams = gr.Slider(1, 16, value=defaults["num_beams"], step=1, label="Beams (beam search)")
+                top_p = gr.Slider(0.05, 1.0, value=defaults.top_p, step=0.01, label="Top-p")
+                num_beams = gr.Slider(1, MAX_BEAMS, value=defaults.num_beams, step=1, label="Beams (beam search)")
             with gr.Row():
-                length = gr.Slider(16, MAX_LENGTH, value=384, step=16, label="Length (new tokens)")
+                length = gr.Slider(16, MAX_LENGTH, value=defaults.num_tokens, step=16, label="Length (new tokens)")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed")
             primer_source = gr.Radio(list(PRIMER_SOURCES), value="random", label="Primer")
             corpus_piece = gr.Dropdown(pieces, value=pieces[0] if pieces else None, label="Corpus piece (for 'corpus')")

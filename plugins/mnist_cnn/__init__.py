@@ -96,13 +96,7 @@ class MnistCnnPlugin(Plugin):
             loss = keras_categorical_crossentropy(logits, labels, recipe.options["keras_probability_clip"])
         else:
             loss = F.cross_entropy(logits, labels, label_smoothing=recipe.options.get("label_smoothing", 0.0))
-        accelerator.backward(loss)
-        if recipe.max_grad_norm and accelerator.sync_gradients:
-            accelerator.clip_grad_norm_(parts.model.parameters(), recipe.max_grad_norm)
-        parts.optimizer.step()
-        if parts.scheduler is not None and accelerator.sync_gradients:
-            parts.scheduler.step()
-        parts.optimizer.zero_grad(set_to_none=True)
+        parts.update("model", loss, accelerator, recipe)
         return {"loss": loss.detach(), "accuracy": (logits.argmax(-1) == labels).float().mean().detach()}
 
     def evaluate(self, parts, dataloader, accelerator):

@@ -1,13 +1,16 @@
 """One step of the stacked LSTM as a single C function, compiled for this CPU on first use (optional).
 
+The hub's own speed-up for composing on the CPU (`fast_step.py` lays the weights out for it and installs it
+in the models the hub serves); it does not travel with the weights, whose code stays plain PyTorch.
+
 Why: at a few sequences a step is bound by reading the weights (about 5 MB for the shipped model).
 PyTorch does it in ~25 operator calls (five products, then the gates' sigmoid, tanh and cell update layer
-by layer), and their dispatch costs as much again as the arithmetic: ~105 us per token, head included, on
+by layer), and their dispatch costs as much again: ~105 us per token, head included, on
 one core of the 2-core AMD EPYC we develop on. The same arithmetic as one C loop nest, which reads each
 weight once and keeps the gates in cache, takes ~60 us there (~70 with the head, which stays a PyTorch
-product), close to the time of merely summing those 5 MB (bench/bench_composer.py reports both paths). From five sequences on, oneDNN's
-products are faster than these loops; there `lstm_finish_layer` still replaces each layer's six pointwise
-calls (the gates to the new cell and hidden state) with one.
+product), close to the time of merely summing those 5 MB (bench/bench_composer.py reports both paths).
+From five sequences on, oneDNN's products are faster than these loops; there `lstm_finish_layer` still
+replaces each layer's six pointwise calls (the gates to the new cell and hidden state) with one.
 
 It needs a C compiler and glibc's vector maths at run time. The compiler is the first of /usr/bin/cc,
 /usr/bin/gcc and /usr/bin/clang that exists (never one found on PATH, never `$CC`), or the one whose absolute
