@@ -197,8 +197,8 @@ class HubBlocks(gr.Blocks):
 # --------------------------------------------------------------------------------- the queue
 def client_address(request) -> str:
     """Who sent a request: the peer's address, or in a Hugging Face Space (behind its proxy) the
-    first X-Forwarded-For address. A forged header can only make a client look like several;
-    it cannot make it share a stranger's allowance."""
+    first X-Forwarded-For address. That header is trusted only where SPACE_ID is set; whether the
+    Space's proxy passes a client's own forged entry through has not been checked (see the notes)."""
     if request is None:
         return "unknown"
     forwarded = request.headers.get("x-forwarded-for", "") if os.environ.get("SPACE_ID") else ""
