@@ -24,7 +24,9 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	# one retry: where PyTorch's CPU index is unreachable (a machine with a PyPI mirror and a local torch wheel),
+	# pip would otherwise back off for seconds per package before using the other indexes
+	$(PY) -m pip install --quiet --retries 1 -r requirements.txt
 	touch $@
 
 # Debian packages, installed with apt when this machine allows it (root or passwordless sudo);

@@ -130,6 +130,7 @@ class SpaceCard:
 
     title: str = ""  # the Space's title, e.g. "Digits: the lecture's CNNs on MNIST"
     summary: str = ""  # the paragraph of its README
+    tagline: str = ""  # the one line under its title in the Spaces listing (short_description, <= 60 characters)
     emoji: str = "🧠"
     color_from: str = "indigo"
     color_to: str = "pink"

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 
 from .guard import MAX_FILE_BYTES, HubBlocks, RequestLimits
 from .registry import get_plugin, plugin_names, unavailable_plugins
-from .serving import load_demo_models
+from .serving import load_demo_models, use_hub_timeouts
 from .tempfiles import HubTempFolder
 from .ui import use_atomic_cache_writes
 
@@ -48,6 +48,7 @@ def _unavailable(title: str, reason: str) -> None:
 def build_app(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> gr.Blocks:
     names = names if names is not None else plugin_names()
     use_atomic_cache_writes()
+    use_hub_timeouts()
     with HubBlocks(title=title) as app:
         gr.Markdown(INTRO)
         with gr.Tabs():

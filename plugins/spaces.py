@@ -9,6 +9,8 @@ code and weights it needs.
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -18,13 +20,21 @@ from .registry import get_plugin, plugin_names
 ROOT = Path(__file__).resolve().parents[1]
 HUB = "hub"
 HUB_TITLE = "Deep Structured Learning Hub"
+HUB_TAGLINE = "Digits, music and Chinese glyphs: a deep learning lecture"
 HUB_SUMMARY = ("Demos of the lecture *Deep Structured Learning*: a CNN that reads handwritten digits, an LSTM that "
                "composes music from MIDI, and GANs that invent Chinese glyphs. Each tab serves a model trained with "
                "the hub's Accelerate engine.")
 # What a Space installs with pip: the hub's runtime requirements, pinned as in requirements.txt (Gradio
-# itself comes from the Space's sdk_version).
+# itself comes from the Space's sdk_version). A test checks that the Space's code imports each of them and
+# nothing else outside the standard library.
 SPACE_REQUIREMENTS = ("torch", "transformers", "accelerate", "huggingface-hub", "safetensors", "numpy", "pillow",
-                      "pyyaml", "tqdm", "mido", "pyfluidsynth")
+                      "pyyaml", "tqdm", "mido", "music21")
+# The Spaces builder runs `pip install -r requirements.txt` against PyPI, where torch's Linux wheel pulls the
+# CUDA stack; the CPU build ("+cpu" in the pin) is on PyTorch's own index.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# The Spaces image defaults to Python 3.10, which this pinned set does not support (transformers 5 needs 3.11).
+PYTHON_VERSION = "3.11"
+SHORT_DESCRIPTION_LIMIT = 60  # characters, the Spaces configuration reference's limit
 
 APP = '''"""{title}, as a Gradio Space.
 
@@ -51,21 +61,37 @@ def pinned(names: tuple[str, ...] = SPACE_REQUIREMENTS, root: Path = ROOT) -> li
     return [lines[name] for name in names]
 
 
+def short_description(title: str, summary: str, tagline: str = "") -> str:
+    """The one line the Spaces listing shows under a Space's title (at most 60 characters): the card's
+    tagline, else the summary's first clause when it fits, else the title."""
+    clause = re.split(r"[.:;]\s", summary.strip(), maxsplit=1)[0].strip().rstrip(".")
+    for text in (tagline, clause, title):
+        if 0 < len(text) <= SHORT_DESCRIPTION_LIMIT:
+            return text
+    return title[:SHORT_DESCRIPTION_LIMIT - 1].rstrip() + "…"
+
+
 def _readme(title: str, emoji: str, colors: tuple[str, str], models: list[str], summary: str, pinned_space: bool,
-            gradio_version: str) -> str:
+            gradio_version: str, tagline: str) -> str:
     front = [
         "---", f"title: {title.replace(':', ' -')}", f"emoji: {emoji}", f"colorFrom: {colors[0]}",
-        f"colorTo: {colors[1]}", "sdk: gradio", f"sdk_version: {gradio_version}", "app_file: app.py",
+        f"colorTo: {colors[1]}", "sdk: gradio", f"sdk_version: {gradio_version}", f'python_version: "{PYTHON_VERSION}"',
+        "app_file: app.py", f"short_description: {json.dumps(tagline, ensure_ascii=False)}",
         f"pinned: {'true' if pinned_space else 'false'}", "license: mit", "models:",
         *(f"- {model}" for model in models), "---", "", "",
     ]
     return "\n".join(front) + textwrap.fill(summary, 80) + "\n\nPart of the Deep Structured Learning Hub.\n"
 
 
+def space_requirements(root: Path = ROOT) -> str:
+    """The requirements.txt of every Space: PyTorch's CPU index, then the pinned runtime packages."""
+    return f"--extra-index-url {TORCH_CPU_INDEX}\n" + "\n".join(pinned(root=root)) + "\n"
+
+
 def space_files(root: Path = ROOT) -> dict[str, str]:
     """Relative path -> text of every generated Space file."""
     gradio = pinned(("gradio",), root)[0].split("==")[1]
-    requirements = "\n".join(pinned(root=root)) + "\n"
+    requirements = space_requirements(root)
     files: dict[str, str] = {}
     everything_models, everything_packages = [], []
     for name in plugin_names():
@@ -78,14 +104,15 @@ def space_files(root: Path = ROOT) -> dict[str, str]:
         folder = f"spaces/{name}"
         files[f"{folder}/app.py"] = APP.format(title=title, folder=name, call=f'["{name}"], title={title!r}')
         files[f"{folder}/README.md"] = _readme(title, card.emoji, (card.color_from, card.color_to), models,
-                                               card.summary or plugin.description, False, gradio)
+                                               card.summary or plugin.description, False, gradio,
+                                               short_description(title, card.summary or plugin.description, card.tagline))
         files[f"{folder}/requirements.txt"] = requirements
         if card.system_packages:
             files[f"{folder}/packages.txt"] = "\n".join(card.system_packages) + "\n"
     files[f"spaces/{HUB}/app.py"] = APP.format(title=f"The {HUB_TITLE} (every registered plugin in one app)",
                                                folder=HUB, call="")
     files[f"spaces/{HUB}/README.md"] = _readme(HUB_TITLE, "🧠", ("indigo", "pink"), everything_models, HUB_SUMMARY,
-                                               True, gradio)
+                                               True, gradio, HUB_TAGLINE)
     files[f"spaces/{HUB}/requirements.txt"] = requirements
     files[f"spaces/{HUB}/packages.txt"] = "\n".join(everything_packages) + "\n"
     return files

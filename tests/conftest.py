@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +57,7 @@ class HubServer:
     """`python spaces/hub/app.py` in a child process on a free local port."""
 
     def __init__(self, app: Path, env: dict[str, str], log: Path, timeout: float = 120):
+        started = time.monotonic()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**env, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(self.port)}
@@ -68,6 +70,7 @@ class HubServer:
                 raise RuntimeError(f"the hub exited with {self.process.returncode}:\n{log.read_text()[-3000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    self.start_seconds = time.monotonic() - started
                     return
             except OSError:
                 time.sleep(0.5)
@@ -83,10 +86,47 @@ class HubServer:
                 self.process.kill()
 
 
+class StalledEndpoint:
+    """A local "Hugging Face Hub" that accepts every connection and never answers: what a hung proxy or an
+    overloaded Hub looks like to a client without timeouts."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._hold, daemon=True).start()
+
+    def _hold(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
 @pytest.fixture(scope="session")
-def hub(artifacts_dir):
-    """The whole hub, as `make demo` serves it, with the shipped weights."""
-    server = HubServer(REPO_ROOT / "spaces" / "hub" / "app.py", clean_env(), artifacts_dir / "hub-server.log")
+def stalled_endpoint():
+    endpoint = StalledEndpoint()
+    yield endpoint
+    endpoint.close()
+
+
+@pytest.fixture(scope="session")
+def hub(artifacts_dir, stalled_endpoint, tmp_path_factory):
+    """The whole hub, as `make demo` serves it, online but with a Hub that never answers (the CI machine has
+    no Hub, and a stalled one is the harder case): it must start on the shipped weights and say why."""
+    env = clean_env(HF_ENDPOINT=stalled_endpoint.url, HF_HOME=str(tmp_path_factory.mktemp("hf-home")),
+                    HF_HUB_DISABLE_TELEMETRY="1")
+    del env["HF_HUB_OFFLINE"]
+    server = HubServer(REPO_ROOT / "spaces" / "hub" / "app.py", env, artifacts_dir / "hub-server.log")
     yield server
     server.stop()
 

@@ -83,3 +83,18 @@ def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
     assert path.stat().st_size > 10 * 2**20
     with pytest.raises(Exception, match="(?i)file size|too large|exceed"):
         client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify")
+
+
+def test_the_hub_starts_on_its_shipped_weights_when_the_hub_stalls(hub):
+    """The session's hub runs online against a Hub that accepts connections and never answers (conftest):
+    every call has a deadline, the first miss sends every later folder straight to its shipped copy, and
+    each tab says where its weights came from and why."""
+    import json
+    import urllib.request
+
+    assert hub.start_seconds < 30, f"the hub took {hub.start_seconds:.0f} s to start against a stalled Hub"
+    with urllib.request.urlopen(hub.url + "config", timeout=30) as response:
+        page = json.dumps(json.load(response))
+    assert "the copy shipped with the hub, pretrained/mnist-cnn" in page
+    assert "the Hugging Face Hub did not answer within" in page
+    assert "Traceback" not in page
