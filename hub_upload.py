@@ -32,10 +32,14 @@ sys.path.insert(0, str(ROOT))
 
 from plugins.cards import DEFAULT_HUB_OWNER, render_model_card  # noqa: E402
 from plugins.registry import UnknownPluginError, get_plugin, plugin_names  # noqa: E402
+from plugins.serving import use_hub_timeouts  # noqa: E402
 
 PRETRAINED = ROOT / "pretrained"
 WEIGHT_SUFFIXES = {".safetensors"}
 FORBIDDEN_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt", ".pickle"}  # pickles never leave this machine
+# Per phase of every HTTP call (connect, read, write): huggingface_hub sets none, so a Hub that accepts the
+# connection and never answers would hold a publication for ever.
+UPLOAD_TIMEOUT_SECONDS = float(os.environ.get("DSL_HUB_UPLOAD_TIMEOUT", "15"))
 
 
 class PublishError(Exception):
@@ -71,6 +75,10 @@ def check_weights_folder(folder: Path) -> dict:
         raise PublishError(f"{folder} holds pickled files ({', '.join(pickles)}); only safetensors are published")
     config = json.loads((folder / "config.json").read_text())
     code_files = {entry.split(".")[0] + ".py" for entry in config.get("auto_map", {}).values()}
+    processor_file = folder / "preprocessor_config.json"  # a classifier's image processor (pipeline() loads it)
+    if processor_file.is_file():
+        code_files |= {entry.split(".")[0] + ".py"
+                       for entry in json.loads(processor_file.read_text()).get("auto_map", {}).values()}
     if not code_files:
         raise PublishError(f"{folder}/config.json has no auto_map: the model's code would not travel with it")
     absent = [name for name in sorted(code_files) if not (folder / name).is_file()]
@@ -126,8 +134,12 @@ def read_requirement(name: str) -> str:
     raise PublishError(f"requirements.txt does not pin {name}")  # pragma: no cover - a broken checkout
 
 
-def build_space_folder(names: list[str], model_repos: dict[str, str], destination: Path) -> Path:
-    """A self-contained Space: the app, the code it imports, the shipped weights as a fallback; no tests, no data."""
+def build_space_folder(names: list[str], model_repos: dict[str, str], destination: Path,
+                       shipped_folders: list[str] | None = None) -> Path:
+    """A self-contained Space: the app, the code it imports, the shipped weights as a fallback; no tests, no data.
+
+    `model_repos` (folder -> repo id) are the repos published with it: the only ones its card links and its
+    app loads from the Hub. `shipped_folders` (default: those) travel inside it as its own copies."""
     source = ROOT / "spaces" / (names[0] if len(names) == 1 else "hub")
     if not (source / "app.py").is_file():
         raise PublishError(f"{source}/app.py does not exist")
@@ -138,7 +150,7 @@ def build_space_folder(names: list[str], model_repos: dict[str, str], destinatio
     code_ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "test_*.py", "_template")  # a plugin's own tests
     for package in ("plugins", "models"):
         shutil.copytree(ROOT / package, destination / package, ignore=code_ignore)
-    for folder_name in model_repos:
+    for folder_name in dict.fromkeys([*(shipped_folders or []), *model_repos]):
         shutil.copytree(PRETRAINED / folder_name, destination / "pretrained" / folder_name, ignore=ignore)
     # The app finds each model by Hub repo id first: bake the ids this publication used.
     defaults = "# Written by hub_upload.py: the Hub repos this Space's models come from.\n" + "".join(f'os.environ.setdefault("DSL_HUB_REPO_{name.upper().replace("-", "_")}", "{repo}")\n'
@@ -171,16 +183,29 @@ def find_token() -> str:
 
 def explain(error: Exception, token: str | None) -> PublishError:
     """Turn a huggingface_hub / HTTP failure into a short message, with the token scrubbed out."""
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     names = {cls.__name__ for cls in type(error).__mro__}
-    if isinstance(error, HfHubHTTPError) and error.response is not None:
+    if isinstance(error, OfflineModeIsEnabled):
+        message = "offline mode is on (HF_HUB_OFFLINE=1): unset it to publish"
+    elif isinstance(error, HfHubHTTPError) and error.response is not None:
         status = error.response.status_code
-        message = {401: "the Hub rejected the token (expired or mistyped?): set a valid HF_TOKEN",
-                   403: "permission denied: the token cannot write to this namespace (check the org and the "
-                        "token's write scope)",
-                   404: "not found on the Hub (check the repo id and revision)"}.get(status, f"the Hub answered {status}")
+        hub_error_code = error.response.headers.get("X-Error-Code")
+        if status == 404 and not hub_error_code:
+            # The Hub names what it did not find (RepoNotFound, RevisionNotFound...); a bare 404 comes from
+            # something else answering at HF_ENDPOINT, and blaming the repo id would send the user astray.
+            message = (f"{endpoint} answered 404 without the Hub's error code: HF_ENDPOINT does not point at "
+                       "a Hugging Face Hub")
+        else:
+            message = {401: "the Hub rejected the token (expired or mistyped?): set a valid HF_TOKEN",
+                       403: "permission denied: the token cannot write to this namespace (check the org and the "
+                            "token's write scope)",
+                       404: "not found on the Hub (check the repo id and revision)"}.get(
+                           status, f"the Hub answered {status}")
+    elif names & {"TimeoutException", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout"}:
+        message = (f"the Hub at {endpoint} did not answer within {UPLOAD_TIMEOUT_SECONDS:g} s "
+                   f"({type(error).__name__}); check the network or HF_ENDPOINT")
     elif names & {"TransportError", "ConnectionError", "NetworkError", "TimeoutException", "OSError"}:
         message = f"the Hub at {endpoint} cannot be reached ({type(error).__name__}); check the network or HF_ENDPOINT"
     else:
@@ -191,24 +216,59 @@ def explain(error: Exception, token: str | None) -> PublishError:
 
 
 def push(commits: list[Commit]) -> None:
-    from huggingface_hub import HfApi
+    """Publish each planned repo as ONE commit: every local file added, every file the repo holds that the
+    folder no longer has deleted (so a republish leaves nothing stale). A repo is created only just before
+    its commit and deleted again if this run created it and the commit failed, so no empty repo is left;
+    `upload_folder` is not used because it may split a folder into several commits. On failure the message
+    names the repo that failed, those already published and those not touched."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
 
     token = find_token()
+    use_hub_timeouts(UPLOAD_TIMEOUT_SECONDS)
     api = HfApi(token=token)
+    published: list[str] = []
     try:
         api.whoami()  # one quick request: fails fast on no network or a bad token, before any repo is touched
-        for commit in commits:
-            api.create_repo(commit.repo_id, repo_type=commit.repo_type, private=commit.private, exist_ok=True,
-                            space_sdk="gradio" if commit.repo_type == "space" else None)
-            if commit.revision:
-                api.create_branch(commit.repo_id, branch=commit.revision, repo_type=commit.repo_type, exist_ok=True)
-            info = api.upload_folder(repo_id=commit.repo_id, folder_path=commit.folder, repo_type=commit.repo_type,
-                                     revision=commit.revision, commit_message=commit.message)
-            print(f"Published {commit.repo_type} {commit.repo_id}: {getattr(info, 'commit_url', info)}")
-    except PublishError:
-        raise
     except Exception as error:  # noqa: BLE001 - every Hub failure becomes one readable line
         raise explain(error, token) from None
+    for index, commit in enumerate(commits):
+        created = False
+        try:
+            try:
+                remote = set(api.list_repo_files(commit.repo_id, repo_type=commit.repo_type,
+                                                 revision=commit.revision if commit.revision else None))
+            except RepositoryNotFoundError:
+                remote = set()
+                created = True  # from here on, a failure may leave a repo this run asked for: remove it
+                api.create_repo(commit.repo_id, repo_type=commit.repo_type, private=commit.private, exist_ok=True,
+                                space_sdk="gradio" if commit.repo_type == "space" else None)
+            if commit.revision:
+                api.create_branch(commit.repo_id, branch=commit.revision, repo_type=commit.repo_type, exist_ok=True)
+            local = [str(path.relative_to(commit.folder)) for path in sorted(commit.folder.rglob("*")) if path.is_file()]
+            operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(commit.folder / name))
+                          for name in local]
+            operations += [CommitOperationDelete(path_in_repo=name)
+                           for name in sorted(remote - set(local) - {".gitattributes"})]
+            info = api.create_commit(commit.repo_id, operations, commit_message=commit.message,
+                                     repo_type=commit.repo_type, revision=commit.revision)
+            published.append(commit.repo_id)
+            print(f"Published {commit.repo_type} {commit.repo_id}: {getattr(info, 'commit_url', info)}")
+        except Exception as error:  # noqa: BLE001 - every Hub failure becomes one readable line
+            removed = False
+            if created:
+                try:
+                    api.delete_repo(commit.repo_id, repo_type=commit.repo_type, missing_ok=True)
+                    removed = True
+                except Exception:  # noqa: BLE001 - the message below still names the repo
+                    pass
+            untouched = [other.repo_id for other in commits[index + 1:]]
+            reason = error if isinstance(error, PublishError) else explain(error, token)
+            raise PublishError(
+                f"{commit.repo_type} {commit.repo_id} failed: {reason}"
+                + ("; the repo this run created was removed again" if removed else "")
+                + (f"; already published: {', '.join(published)}" if published else "; nothing was published")
+                + (f"; not touched: {', '.join(untouched)}" if untouched else "")) from None
 
 
 # ----------------------------------------------------------------------- CLI
@@ -237,15 +297,17 @@ def plan_commits(args, workdir: Path) -> list[Commit]:
                               args.commit_message or f"Upload {plugin.name} ({weights.name}) from the hub's train.py",
                               file_manifest(folder)))
     if args.space:
-        owner = targets[0][2].split("/")[0]
-        # Every model the Space's tabs offer: the ones published now, the plugin's other shipped folders by default id.
-        model_repos = {folder: f"{owner}/{folder}" for plugin in plugins.values()
-                       for folder in plugin.weight_folders().values()
-                       if (PRETRAINED / folder).is_dir()}
-        model_repos.update({weights.name: repo_id for _, weights, repo_id in targets})
+        if args.revision:
+            raise PublishError("--revision with --space: a Space runs its main branch only, and from there it would "
+                               "load the models' main, not the branch; publish the Space without --revision")
+        # The Space links (and loads from the Hub) only the repos this plan publishes; the plugin's other shipped
+        # folders travel inside it as its own copies.
+        model_repos = {weights.name: repo_id for _, weights, repo_id in targets}
         space_id = args.space_id or (f"{targets[0][2].split('/')[0]}/"
                                      f"{'deep-structured-learning-hub' if args.plugin == 'all' else args.plugin}")
-        folder = build_space_folder(names, model_repos, workdir / "spaces" / space_id.split("/")[1])
+        shipped = [folder for plugin in plugins.values() for folder in plugin.weight_folders().values()
+                   if (PRETRAINED / folder).is_dir()]
+        folder = build_space_folder(names, model_repos, workdir / "spaces" / space_id.split("/")[1], shipped)
         commits.append(Commit(space_id, "space", folder, args.private, args.revision,
                               args.commit_message or "Upload the Gradio Space", file_manifest(folder)))
     return commits

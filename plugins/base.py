@@ -166,6 +166,9 @@ class Plugin:
     space: ClassVar[SpaceCard] = SpaceCard()
     # Which transformers Auto class the model answers to once pushed with its code.
     auto_class: ClassVar[str] = "AutoModel"
+    # "mnist" or "glyph" for image classifiers: their folders then carry the image processor
+    # (models/cnn_classifier/image_processing_cnn_classifier.py) that pipeline("image-classification") needs.
+    image_preparation: ClassVar[str | None] = None
     # Hub model-card metadata: license, pipeline_tag, tags, datasets.
     card_metadata: ClassVar[dict[str, Any]] = {}
     # Weights the demo offers: choice label -> folder name under `pretrained/` (also the Hub repo name).
@@ -288,9 +291,19 @@ class Plugin:
         model.config.register_for_auto_class()
         model.register_for_auto_class(self.auto_class)
         model.save_pretrained(output_dir, is_main_process=accelerator.is_main_process)
+        if self.image_preparation and accelerator.is_main_process:
+            save_image_processor(output_dir, self.image_preparation)
         return model
 
     # -------------------------------------------------------------------- card
+    def card_metadata_for(self, results: dict[str, Any]) -> dict[str, Any]:
+        """The card's Hub metadata for one run: `card_metadata`, unless the run's data changes it."""
+        return dict(self.card_metadata)
+
+    def data_licence_for(self, results: dict[str, Any]) -> str:
+        """Whose data the run trained on and under which terms (one sentence for the card), or ""."""
+        return ""
+
     def model_card(self, results: dict[str, Any]) -> str:
         """Markdown body of the model card (after the generic header), from a run's saved results."""
         return ""
@@ -317,6 +330,16 @@ class Plugin:
         the server (raise `UnusableInputError`).
         """
         raise NotImplementedError
+
+
+def save_image_processor(folder: Path, preparation: str) -> None:
+    """Write preprocessor_config.json and the processor's code beside a classifier's weights, registered for
+    AutoImageProcessor: without them the Hub's pipeline() snippet fails ("Can't load image processor")."""
+    from models.cnn_classifier.image_processing_cnn_classifier import CnnClassifierImageProcessor
+
+    processor = CnnClassifierImageProcessor(preparation=preparation)
+    processor.register_for_auto_class("AutoImageProcessor")
+    processor.save_pretrained(folder)
 
 
 # --------------------------------------------------------------- optimizers

@@ -19,6 +19,23 @@ import yaml
 
 DEFAULT_HUB_OWNER = "dsl-hub"
 
+# Whose data the shipped models learned from, for the cards (the sources' own terms, stated once here).
+MNIST_LICENCE = ("MNIST (Yann LeCun, Corinna Cortes, Christopher J. C. Burges), available under the Creative "
+                 "Commons Attribution-Share Alike 3.0 licence")
+FONT_LICENCES = {
+    "kai": "AR PL UKai TW (Debian fonts-arphic-ukai; Arphic Public License)",
+    "ming": "AR PL UMing TW (Debian fonts-arphic-uming; Arphic Public License)",
+    "sans": "Noto Sans CJK TC (Debian fonts-noto-cjk; SIL Open Font License 1.1)",
+    "hei": "WenQuanYi Zen Hei (Debian fonts-wqy-zenhei; GPL v2 with a font embedding exception)",
+}
+
+
+def glyph_licence(styles) -> str:
+    """The licence sentence of a glyph data set rendered from the given style fonts."""
+    fonts = "; ".join(FONT_LICENCES[style] for style in styles if style in FONT_LICENCES)
+    return (f"glyphs rendered from {fonts}, for the 4,808 characters of Taiwan's Ministry of Education list of "
+            "commonly used characters; the fonts' licences allow rendering their glyphs")
+
 
 def describe_hardware(accelerator=None) -> str:
     """A short, honest description of where a run or a measurement happened."""
@@ -53,26 +70,35 @@ def repo_id_for(folder_name: str) -> str:
     return os.environ.get(variable) or f"{os.environ.get('DSL_HUB_OWNER', DEFAULT_HUB_OWNER)}/{folder_name}"
 
 
+def is_hub_dataset_id(name: str) -> bool:
+    """`owner/name`: the Hub links, filters and reads eval results only for data sets it hosts."""
+    return name.count("/") == 1 and all(part.strip() for part in name.split("/"))
+
+
 def card_metadata(plugin, results: dict[str, Any], repo_id: str) -> dict[str, Any]:
+    """The card's YAML as the Hub's model-card spec reads it. `datasets` and `model-index` name only data
+    sets hosted on the Hub (a glyph set rendered from Debian fonts or our MIDI corpus has no Hub id; their
+    figures stay in the card's results table). Standard errors are not metric `args` (the spec keeps
+    those for the metric's own arguments, e.g. an averaging mode); they are in the table."""
+    facts = plugin.card_metadata_for(results)
     metrics = results.get("test", {}).get("metrics", [])
+    hub_datasets = [name for name in facts.get("datasets", []) if is_hub_dataset_id(name)]
     metadata = {
-        "license": plugin.card_metadata.get("license", "mit"),
+        "license": facts.get("license", "mit"),
         "library_name": "transformers",
-        **{key: value for key, value in plugin.card_metadata.items() if key != "license"},
+        **{key: value for key, value in facts.items() if key not in ("license", "datasets")},
     }
+    if hub_datasets:
+        metadata["datasets"] = hub_datasets
     metadata["tags"] = sorted({*metadata.get("tags", []), "deep-structured-learning-hub", plugin.name})
-    if metrics:
-        dataset = plugin.card_metadata.get("datasets", [plugin.name])[0]
+    if metrics and hub_datasets:
         metadata["model-index"] = [{
             "name": repo_id.split("/")[-1],
             "results": [{
-                "task": {"type": plugin.card_metadata.get("pipeline_tag", "other")},
-                "dataset": {"name": dataset, "type": dataset, "split": metrics[0].get("split", "test")},
-                "metrics": [
-                    {"name": metric["name"], "type": metric["type"], "value": metric["value"],
-                     **({"args": {"standard_error": metric["error"]}} if metric.get("error") is not None else {})}
-                    for metric in metrics
-                ],
+                "task": {"type": facts.get("pipeline_tag", "other")},
+                "dataset": {"name": hub_datasets[0], "type": hub_datasets[0], "split": metrics[0].get("split", "test")},
+                "metrics": [{"name": metric["name"], "type": metric["type"], "value": metric["value"]}
+                            for metric in metrics],
             }],
         }]
     return metadata
@@ -120,6 +146,7 @@ def render_model_card(plugin, results: dict[str, Any], repo_id: str | None = Non
         f"- Hardware: {results['hardware']}; {results['train_seconds'] / 60:.1f} min in all, "
         f"{results['seconds_per_epoch']:.1f} s per epoch",
         f"- Parameters: {results['parameters']:,}",
+        *([f"- Data licence: {plugin.data_licence_for(results)}"] if plugin.data_licence_for(results) else []),
         "",
         "Trained with the Deep Structured Learning Hub's Accelerate engine: "
         f"`python train.py {plugin.name} --preset {results['preset']}`.",

@@ -71,10 +71,27 @@ def build_app(names: list[str] | None = None, title: str = "Deep Structured Lear
             for label, reason in unavailable_plugins().items():
                 with gr.Tab(f"{label.split(' ')[0]} (unavailable)"):
                     _unavailable(label, reason)
+    _name_tools_after_their_api(app)
     # Light calls (classifying a digit) and heavy ones (composing, rendering) have their own
     # concurrency groups (set per event), so a queue of heavy jobs cannot starve the light ones.
     app.queue(default_concurrency_limit=2, max_size=256)
     return app
+
+
+def _name_tools_after_their_api(app: gr.Blocks) -> None:
+    """Gradio names an MCP tool after its Python function, so two tabs' `classify_image` would become
+    `classify_image` and `classify_image_1`; the API name (`mnist_cnn_classify`) is unique and names the
+    plugin. Functions serving more than one named event keep their own name."""
+    from collections import Counter
+
+    named = [block_fn for block_fn in app.fns.values() if block_fn.api_name and block_fn.fn is not None]
+    uses = Counter(id(block_fn.fn) for block_fn in named)
+    for block_fn in named:
+        if uses[id(block_fn.fn)] == 1:
+            try:
+                block_fn.fn.__name__ = str(block_fn.api_name)
+            except (AttributeError, TypeError):  # a bound method or a builtin: its own name stays
+                pass
 
 
 def serve(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> None:
@@ -90,8 +107,11 @@ def serve(names: list[str] | None = None, title: str = "Deep Structured Learning
     signal.signal(signal.SIGTERM, _interrupt)
     app = build_app(names, title)
     limits = Middleware(RequestLimits, before_upload=folder.sweep)
+    # mcp_server: every named API event is also an MCP tool (streamable HTTP at /gradio_api/mcp/), for agents.
+    # Its file inputs arrive as data URLs, which Gradio stores and uploads through the same limits and
+    # checks as a browser's upload; URLs are refused (the hub fetches nothing a caller names).
     app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, js=SELECT_BRUSHES_JS,
-               app_kwargs={"middleware": [limits]})
+               app_kwargs={"middleware": [limits]}, mcp_server=True)
 
 
 def _interrupt(signum, frame):

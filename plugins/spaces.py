@@ -28,7 +28,9 @@ HUB_SUMMARY = ("Demos of the lecture *Deep Structured Learning*: a CNN that read
 # itself comes from the Space's sdk_version). A test checks that the Space's code imports each of them and
 # nothing else outside the standard library.
 SPACE_REQUIREMENTS = ("torch", "transformers", "accelerate", "huggingface-hub", "safetensors", "numpy", "pillow",
-                      "pyyaml", "tqdm", "mido", "music21")
+                      "pyyaml", "tqdm", "mido", "music21", "mcp")
+# Imported by Gradio, not by our code: its MCP server mode (plugins.hub.serve turns it on) needs `mcp`.
+GRADIO_EXTRAS = ("mcp",)
 # The Spaces builder runs `pip install -r requirements.txt` against PyPI, where torch's Linux wheel pulls the
 # CUDA stack; the CPU build ("+cpu" in the pin) is on PyTorch's own index.
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"

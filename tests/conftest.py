@@ -131,6 +131,21 @@ def hub(artifacts_dir, stalled_endpoint, tmp_path_factory):
     server.stop()
 
 
+def hub_cache(home: Path, repo_id: str, folder: Path) -> Path:
+    """Lay a model folder out as the Hugging Face cache under `home` (HF_HOME) holds a downloaded repo, so that
+    with HF_HUB_OFFLINE=1 `from_pretrained("<repo_id>")`, `pipeline(model="<repo_id>")` and
+    `hf_hub_download` find it by its repo id, exactly as a Hub user's code names it."""
+    import shutil
+
+    repo = home / "hub" / f"models--{repo_id.replace('/', '--')}"
+    revision = "0" * 40
+    snapshot = repo / "snapshots" / revision
+    shutil.copytree(folder, snapshot, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(revision)
+    return home
+
+
 def digit_pictures(folder: Path, mnist: Path | None, count: int = 20) -> list[tuple[Path, str]]:
     """PNG files of handwritten digits with their labels: real MNIST test digits when the data set is
     here (drawn dark-on-light and enlarged, as a user's upload would be), else two drawn strokes."""

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from gradio_client import Client, handle_file
 
-from conftest import DATASETS, REPO_ROOT, HubServer, clean_env, digit_pictures, free_port
+from conftest import DATASETS, REPO_ROOT, HubServer, clean_env, digit_pictures, free_port, hub_cache
 from plugins.registry import get_plugin, plugin_names
 
 FAKE_TOKEN = "hf_FAKEfakeFAKEfake0123456789abcdefXYZ"
@@ -48,14 +48,26 @@ def test_dry_run_folder_is_complete_and_loads_in_a_fresh_process(plugin, folder,
     assert metadata["library_name"] == "transformers" and metadata["license"]
     results = json.loads((built / "results.json").read_text())
     carded = {m["name"]: m["value"] for e in metadata.get("model-index", []) for r in e["results"] for m in r["metrics"]}
-    assert carded == {m["name"]: m["value"] for m in results["test"].get("metrics", [])}
+    saved = {m["name"]: m["value"] for m in results["test"].get("metrics", [])}
+    assert carded == (saved if metadata.get("datasets") else {}), "model-index only for data sets on the Hub"
+    assert all(f"| {name} |" in card for name in saved), "every saved figure is in the card's table"
     assert f'"tester/{folder}"' in card, "the usage snippet names the repo it is published to"
 
-    snippet = re.search(r"## Usage\s+```python\n(.*?)```", card, re.S).group(1).replace(f'"tester/{folder}"', f'"{built}"')
-    (tmp_path / "use.py").write_text(snippet)
-    run = subprocess.run([sys.executable, "-I", str(tmp_path / "use.py")], cwd=tmp_path, env=clean_env(),
-                         capture_output=True, text=True, timeout=300)
+    # The card's code as written (repo id included), offline, the dry-run folder laid out in a Hugging Face
+    # cache as a download of that repo, in `python -I` elsewhere: what a Hub user runs after `pip install`.
+    snippet = re.search(r"## Usage\s+```python\n(.*?)```", card, re.S).group(1)
+    (tmp_path / "use.py").write_text(snippet + "\ntry:\n    import plugins\nexcept ImportError:\n    pass\nelse:\n"
+                                     "    raise SystemExit('the repository was importable')\n")
+    home = hub_cache(tmp_path / "hf-home", f"tester/{folder}", built)
+    run = subprocess.run([sys.executable, "-I", str(tmp_path / "use.py")], cwd=tmp_path,
+                         env=clean_env(HF_HOME=str(home)), capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
+    if folder.startswith("mnist-"):
+        assert "'label': '1'" in run.stdout.strip().splitlines()[-1], "the snippet's stroke reads as a 1"
+    if folder == "font-style-cnn":
+        assert "'label': 'kai'" in run.stdout.split("}")[0], "the repo's example is a Kai glyph"
+    if folder.startswith("lstm-composer"):
+        assert (tmp_path / "piece.mid").stat().st_size > 100 and (tmp_path / "piece.wav").stat().st_size > 44_100
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(), reason="mnist-cnn is not shipped")
@@ -93,6 +105,8 @@ def test_space_sources_are_consistent(space):
               if "==" in line}
     assert metadata["sdk_version"] == pinned["gradio"].split("==")[1]
     for line in (folder / "requirements.txt").read_text().splitlines():
+        if line.startswith("--"):
+            continue  # pip options (PyTorch's CPU index: tests/test_space_build.py)
         assert pinned[line.split("==")[0].lower()] == line, f"spaces/{space}/requirements.txt drifts: {line}"
 
 
@@ -127,14 +141,16 @@ class RefusingHub(BaseHTTPRequestHandler):
         if self.path.startswith("/api/whoami"):
             self._answer(200, {"type": "user", "name": "tester", "orgs": [], "auth": {}})
         else:
-            self._answer(404, {"error": "not found"})
+            self._answer(404, {"error": "Repository not found"}, error_code="RepoNotFound")
 
     def do_POST(self):  # noqa: N802
         self._answer(403, {"error": "You don't have the rights to create a model under this namespace"})
 
-    def _answer(self, status, body):
+    def _answer(self, status, body, error_code=None):
         data = json.dumps(body).encode()
         self.send_response(status)
+        if error_code:
+            self.send_header("X-Error-Code", error_code)  # as the Hub names what it did not find
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -142,6 +158,59 @@ class RefusingHub(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+class FailingCommitHub(RefusingHub):
+    """Creates repos, then fails the commit's first request: the run must remove the repo it created (no empty
+    repo left behind) and say which repo failed and which were not touched."""
+
+    deleted: list[str] = []
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.startswith("/api/repos/create"):
+            host, port = self.server.server_address
+            self._answer(200, {"url": f"http://{host}:{port}/{body.get('organization')}/{body.get('name')}"})
+        else:
+            self._answer(500, {"error": "storage is down"})
+
+    def do_DELETE(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length", 0))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        FailingCommitHub.deleted.append(f"{body.get('organization')}/{body.get('name')}")
+        self._answer(200, {})
+
+
+def test_a_failed_commit_leaves_no_empty_repo_and_names_what_was_not_published(tmp_path):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FailingCommitHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space",
+                            env=clean_env(HF_HOME=str(tmp_path), HF_TOKEN=FAKE_TOKEN, HF_HUB_OFFLINE="0",
+                                          HF_ENDPOINT=f"http://127.0.0.1:{server.server_address[1]}"))
+    finally:
+        server.shutdown()
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and FAKE_TOKEN not in message
+    assert "model tester/mnist-cnn failed" in message and "removed again" in message
+    assert "nothing was published" in message and "not touched: tester/mnist-cnn" in message  # the Space
+    assert FailingCommitHub.deleted == ["tester/mnist-cnn"]
+
+
+def test_revision_is_never_applied_to_a_space(tmp_path):
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space", "--revision", "v2",
+                        "--dry-run", str(tmp_path))
+    assert result.returncode == 2 and "a Space runs its main branch only" in result.stderr
+
+
+def test_a_plugin_space_links_only_the_repos_it_publishes(tmp_path):
+    result = hub_upload("mnist-cnn", "--repo-id", "tester/mnist-cnn", "--space", "--dry-run", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    space = tmp_path / "spaces" / "mnist-cnn"
+    assert yaml.safe_load((space / "README.md").read_text().split("---")[1])["models"] == ["tester/mnist-cnn"]
+    assert (space / "pretrained" / "mnist-cnn-lecture-01a" / "config.json").is_file(), "other folders travel inside"
 
 
 def test_permission_denied_is_explained_and_the_token_stays_secret(tmp_path):

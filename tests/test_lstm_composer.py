@@ -2,6 +2,7 @@
 hub's fast step (plugins/lstm_composer/fast_step.py, with its compiled C step), which must compose the same
 pieces as the model's plain step."""
 
+import json
 import os
 import signal
 import threading
@@ -481,8 +482,11 @@ def test_save_pretrained_folder_loads_with_auto_classes_and_same_logits(tmp_path
                                                              "modeling_lstm_composer.py", "midi_codec.py"}
     ids = random_ids(16)
     expected = model(input_ids=ids).logits
-    for auto in (AutoModel, AutoModelForCausalLM):
-        loaded = auto.from_pretrained(tmp_path, trust_remote_code=True).eval()
-        assert torch.allclose(loaded(input_ids=ids).logits, expected, atol=1e-6)
-        assert loaded.config.vocabulary == VOCABULARY
+    loaded = AutoModel.from_pretrained(tmp_path, trust_remote_code=True).eval()
+    assert torch.allclose(loaded(input_ids=ids).logits, expected, atol=1e-6)
+    assert loaded.config.vocabulary == VOCABULARY
+    # It composes with its own `compose` (no tokenizer, no `generate`): not promised as a causal LM.
+    assert set(json.loads((tmp_path / "config.json").read_text())["auto_map"]) == {"AutoConfig", "AutoModel"}
+    with pytest.raises(ValueError):
+        AutoModelForCausalLM.from_pretrained(tmp_path, trust_remote_code=True)
     assert AutoConfig.from_pretrained(tmp_path, trust_remote_code=True).codec == "performance"

@@ -49,9 +49,9 @@ def test_the_card_is_what_the_card_code_writes_from_the_saved_results(folder):
 HUB_USER = """
 import json, sys
 import torch
-from transformers import AutoModelForCausalLM
+from transformers import AutoModel
 
-model = AutoModelForCausalLM.from_pretrained(sys.argv[1], trust_remote_code=True)
+model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True)
 assert model.stepper_factory is None  # the plain LstmStepper: forward on one token
 primer = model.random_primer(torch.Generator().manual_seed(0))
 greedy = model.compose_ids(primer, strategy="greedy", seed=0)[0]

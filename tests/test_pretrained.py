@@ -1,30 +1,19 @@
 """Every shipped weights folder is a complete `save_pretrained` folder whose card's code runs as written.
 
-The snippet is taken from the card, its repo id replaced by the folder's
-path, and run in a fresh interpreter whose working directory is elsewhere and
-which cannot import this repository (`python -I`): exactly what a Hub user
-with only the runtime packages installed would do.
+Each card's code runs as written in tests/test_hub_upload.py, on the folder
+hub_upload.py builds for the Hub (laid out as a Hugging Face cache).
 """
 
 import json
-import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 from safetensors import safe_open
 
-from conftest import REPO_ROOT, clean_env
+from conftest import REPO_ROOT
 
 SHIPPED = sorted(path for path in (REPO_ROOT / "pretrained").glob("*") if (path / "config.json").is_file())
 MAX_FOLDER_BYTES = 10 * 2**20
-
-
-def usage_snippet(card: str) -> str:
-    match = re.search(r"## Usage\s+```python\n(.*?)```", card, re.S)
-    assert match, "the card has a ## Usage section with a python block"
-    return match.group(1)
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[path.name for path in SHIPPED])
@@ -41,24 +30,23 @@ def test_folder_is_complete_small_and_safetensors_only(folder):
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[path.name for path in SHIPPED])
-def test_card_metrics_are_the_saved_results(folder):
-    card = (folder / "README.md").read_text()
-    metadata = yaml.safe_load(card.split("---")[1])
+def test_card_metadata_follows_the_hub_spec_and_holds_the_saved_results(folder):
+    """huggingface_hub's own parser reads the card; data sets are Hub ids; the model-index (only for data on
+    the Hub) and the results table carry exactly the run's saved figures, and no error sits in `args`."""
+    from huggingface_hub import ModelCard
+
+    card_text = (folder / "README.md").read_text()
+    card = ModelCard(card_text)
+    metadata = yaml.safe_load(card_text.split("---")[1])
     results = json.loads((folder / "results.json").read_text())
     saved = {metric["name"]: metric["value"] for metric in results["test"].get("metrics", [])}
-    carded = {metric["name"]: metric["value"]
-              for entry in metadata.get("model-index", []) for result in entry["results"] for metric in result["metrics"]}
-    assert carded == saved
-
-
-@pytest.mark.parametrize("folder", SHIPPED, ids=[path.name for path in SHIPPED])
-def test_card_usage_snippet_runs_in_a_fresh_process_without_the_repo(folder, tmp_path):
-    snippet = re.sub(r'from_pretrained\("[^"]+"', f'from_pretrained("{folder}"', usage_snippet((folder / "README.md").read_text()))
-    script = tmp_path / "use_it.py"
-    script.write_text(snippet + "\nimport sys\nassert not any('work/main' in p and 'site-packages' not in p for p in sys.path)\n"
-                      "try:\n    import plugins\nexcept ImportError:\n    pass\nelse:\n    raise SystemExit('repo importable')\n")
-    result = subprocess.run([sys.executable, "-I", str(script)], cwd=tmp_path, env=clean_env(), capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    if folder.name.startswith("mnist-cnn"):
-        assert result.stdout.strip().splitlines()[-1] == "1", "the snippet's stroke reads as a 1"
+    assert all(name.count("/") == 1 for name in metadata.get("datasets", [])), metadata.get("datasets")
+    if "model-index" in metadata:
+        evaluations = card.data.eval_results
+        assert {result.metric_name: result.metric_value for result in evaluations} == saved
+        assert all(result.dataset_type in metadata["datasets"] and not result.metric_args for result in evaluations)
+    for name in saved:
+        assert f"| {name} |" in card_text, f"{name} is missing from the card's results table"
+    if results.get("test", {}).get("data_kind") == "mnist" or folder.name.startswith("mnist-"):
+        assert metadata["datasets"] == ["ylecun/mnist"] and "chinese-characters" not in metadata["tags"]
+        assert "MNIST" in card_text.split("## Training")[-1] and "Arphic" not in card_text

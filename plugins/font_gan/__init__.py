@@ -260,6 +260,17 @@ class FontGanPlugin(Plugin):
         return report
 
     # -------------------------------------------------------------- card
+    def card_metadata_for(self, results):
+        if results.get("test", {}).get("data_kind") != "mnist":
+            return dict(self.card_metadata)
+        return {**self.card_metadata, "datasets": ["ylecun/mnist"], "tags": ["gan", "dcgan", "mnist", "digits", "pytorch"]}
+
+    def data_licence_for(self, results):
+        from ..cards import MNIST_LICENCE, glyph_licence
+
+        test = results.get("test", {})
+        return MNIST_LICENCE if test.get("data_kind") == "mnist" else glyph_licence(test.get("data", {}).get("fonts", []))
+
     def model_card(self, results):
         test = results.get("test", {})
         figures = test.get("quality")

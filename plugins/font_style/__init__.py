@@ -46,7 +46,8 @@ class FontStylePlugin(Plugin):
     presets = PRESETS
     order = 50  # the hub's tab order: the lecture's
     space = SpaceCard(
-        title="Font style: which script is this glyph in?", emoji="🀄", color_from="green", color_to="gray",
+        title="Font style: which script is this glyph in?", tagline="A CNN tells Kai, Ming, Sans and Hei glyphs apart",
+        emoji="🀄", color_from="green", color_to="gray",
         summary="The lecture's practice 01, grown to four script styles: a CNN tells Kai, Ming, Sans and Hei renders "
                 "of a Chinese character apart. Type a character to see it in each font with the network's verdict, "
                 "or draw one and see which style it is closest to.",
@@ -54,6 +55,7 @@ class FontStylePlugin(Plugin):
     )
     default_preset = "best"
     auto_class = "AutoModelForImageClassification"
+    image_preparation = "glyph"
     card_metadata = {
         "license": "mit",
         "pipeline_tag": "image-classification",
@@ -125,6 +127,11 @@ class FontStylePlugin(Plugin):
                 "per_style_accuracy": per_style, "confusion_matrix": confusion.tolist(), "misclassified": len(wrong)}
 
     # -------------------------------------------------------------- card
+    def data_licence_for(self, results):
+        from ..cards import glyph_licence
+
+        return glyph_licence(["kai", "ming", "sans", "hei"])
+
     def model_card(self, results):
         test = results.get("test", {})
         lines = ["## Evaluation", "",
@@ -146,13 +153,13 @@ class FontStylePlugin(Plugin):
 
     def usage_snippet(self, repo_id):
         return (
-            "import torch\n"
-            "from transformers import AutoModelForImageClassification\n\n"
-            f'model = AutoModelForImageClassification.from_pretrained("{repo_id}", trust_remote_code=True)\n'
-            "glyph = torch.zeros(1, 1, 48, 48)  # (batch, 1, 48, 48) in [0, 1], ink = 1\n"
-            "glyph[0, 0, 22:26, 4:44] = 1.0  # one thick horizontal stroke: the character 一\n"
-            "probabilities = model(pixel_values=glyph).logits.softmax(-1)[0]\n"
-            "print({model.config.id2label[i]: round(p.item(), 3) for i, p in enumerate(probabilities)})\n"
+            "from huggingface_hub import hf_hub_download\n"
+            "from PIL import Image\n"
+            "from transformers import pipeline\n\n"
+            f'classify = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)\n'
+            "# A photo, scan or drawing of one Chinese character; the repo holds one (a held-out character in Kai).\n"
+            f'picture = Image.open(hf_hub_download("{repo_id}", "example.png"))\n'
+            "print(classify(picture))  # one score per style: kai, ming, sans, hei\n"
         )
 
     # -------------------------------------------------------------- demo

@@ -88,7 +88,8 @@ class LstmComposerPlugin(Plugin):
     presets = PRESETS
     order = 30  # the hub's tab order: the lecture's
     space = SpaceCard(
-        title="Composer: an LSTM that writes music", emoji="🎼", color_from="yellow", color_to="red",
+        title="Composer: an LSTM that writes music", tagline="An LSTM trained on Bach chorales and folk tunes composes",
+        emoji="🎼", color_from="yellow", color_to="red",
         summary="Press Compose and listen: a stacked LSTM trained on Bach chorales and folk tunes writes new music "
                 "one token at a time, keeping the rhythm the lecture's chord codec dropped. Choose how adventurous "
                 "it is (temperature, top-k, top-p, the lecture's adaptive temperature, beam search), start it from a "
@@ -96,9 +97,14 @@ class LstmComposerPlugin(Plugin):
         system_packages=("fluidsynth", "fluid-soundfont-gm", "gcc", "libc6-dev"),
     )
     default_preset = "best"
-    auto_class = "AutoModelForCausalLM"
+    # A model of MIDI event tokens with its own `compose` (no tokenizer, no `generate`): loading it as a
+    # causal LM, or running the text-generation pipeline, would promise an API it does not have.
+    auto_class = "AutoModel"
+    # No Hub pipeline matches "MIDI tokens in, a MIDI file out" (text-generation would promise a tokenizer and
+    # `generate`): "other", with tags that say what it does.
     card_metadata = {
         "license": "mit",
+        "pipeline_tag": "other",
         "tags": ["music-generation", "midi", "lstm", "symbolic-music", "pytorch"],
     }
     demo_weights = {"best (ours, rhythm kept)": "lstm-composer",
@@ -234,8 +240,7 @@ class LstmComposerPlugin(Plugin):
     # ------------------------------------------------------------ saving
     def save_pretrained(self, parts, output_dir, accelerator):
         model = accelerator.unwrap_model(parts.model)
-        # The Hub model answers to AutoModel (the three-line usage) as well as AutoModelForCausalLM.
-        model.config.auto_map = {"AutoModel": "modeling_lstm_composer.LstmComposerForCausalLM"}
+        model.config.auto_map = {}  # only what register_for_auto_class names: AutoConfig and AutoModel
         model.config.register_for_auto_class()
         model.register_for_auto_class(self.auto_class)
         model.save_pretrained(output_dir, is_main_process=accelerator.is_main_process)
@@ -249,9 +254,13 @@ class LstmComposerPlugin(Plugin):
 
     def usage_snippet(self, repo_id):
         return (
+            "import subprocess\n\n"
             "from transformers import AutoModel\n\n"
-            f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)  # needs mido too\n'
+            f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)  # pip install mido\n'
             'model.compose(num_tokens=512, seed=0).save("piece.mid")  # a mido.MidiFile\n'
+            "# To hear it: apt install fluidsynth fluid-soundfont-gm\n"
+            'subprocess.run(["fluidsynth", "-ni", "-q", "-F", "piece.wav", "-r", "44100",\n'
+            '                "/usr/share/sounds/sf2/FluidR3_GM.sf2", "piece.mid"], check=True)\n'
         )
 
     # -------------------------------------------------------------- demo

@@ -63,6 +63,7 @@ class MnistCnnPlugin(Plugin):
     )
     default_preset = "best"
     auto_class = "AutoModelForImageClassification"
+    image_preparation = "mnist"
     card_metadata = {
         "license": "mit",
         "pipeline_tag": "image-classification",
@@ -136,6 +137,11 @@ class MnistCnnPlugin(Plugin):
         }
 
     # -------------------------------------------------------------- card
+    def data_licence_for(self, results):
+        from ..cards import MNIST_LICENCE
+
+        return MNIST_LICENCE
+
     def model_card(self, results):
         options = results.get("recipe", {}).get("options", {})
         held_out = ("it trained on all 60,000 training images, as the lecture did, so its validation figures "
@@ -159,12 +165,13 @@ class MnistCnnPlugin(Plugin):
 
     def usage_snippet(self, repo_id):
         return (
-            "import torch\n"
-            "from transformers import AutoModelForImageClassification\n\n"
-            f'model = AutoModelForImageClassification.from_pretrained("{repo_id}", trust_remote_code=True)\n'
-            "digits = torch.zeros(1, 1, 28, 28)  # (batch, 1, 28, 28) in [0, 1], white digit on black\n"
-            "digits[0, 0, 4:24, 13:15] = 1.0  # a vertical stroke: a \"1\"\n"
-            "print(model.config.id2label[model(pixel_values=digits).logits.argmax(-1).item()])\n"
+            "from PIL import Image, ImageDraw\n"
+            "from transformers import pipeline\n\n"
+            f'classify = pipeline("image-classification", model="{repo_id}", trust_remote_code=True)\n'
+            "# Any photo or drawing of one digit: colour or grey, dark on light or light on dark, any size.\n"
+            'picture = Image.new("RGB", (200, 200), "white")\n'
+            'ImageDraw.Draw(picture).line([(100, 30), (100, 170)], fill="black", width=14)  # a "1"\n'
+            "print(classify(picture)[0])  # {'label': '1', 'score': ...}\n"
         )
 
     # -------------------------------------------------------------- demo
