@@ -118,3 +118,29 @@ def test_generating_glyphs_shows_the_grid_image(page, hub, artifacts_dir):
     width, height = page.evaluate(GRID_SIZE_JS)
     page.screenshot(path=str(artifacts_dir / "browser-glyph-grid.png"), full_page=True)
     assert width >= 6 * 48 and height >= 6 * 48, "36 glyphs of 48x48 pixels by default"
+
+
+ABC_INFO_JS = """() => {
+    const info = document.querySelector('#abc-info');
+    return info && /Plays|Does not play/.test(info.innerText) ? info.innerText : null;
+}"""
+ABC_AUDIO_SECONDS_JS = AUDIO_SECONDS_JS.replace("#composer-audio", "#abc-audio")
+
+
+@pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "abc-composer" / "config.json").is_file(), reason="no weights")
+def test_an_abc_tune_grows_as_text_plays_and_every_model_continues_its_start(page, hub, artifacts_dir):
+    page.goto(hub.url)
+    open_tab(page, "Folk tunes (ABC text)")
+    page.click("#abc-compose")
+    info = page.wait_for_function(ABC_INFO_JS, timeout=180_000).json_value()
+    text = page.input_value("#abc-text textarea")
+    assert text.startswith("T:") and len(text) > 20
+    if "Plays" in info:
+        page.wait_for_function(ABC_AUDIO_SECONDS_JS, timeout=60_000)
+        assert page.evaluate(ABC_AUDIO_SECONDS_JS) > 1.0
+        page.wait_for_selector("#abc-roll img", timeout=60_000)
+    page.click("#abc-compare")
+    page.wait_for_function("() => document.querySelectorAll('#abc-comparison .abc-surprisal').length >= 2",
+                           timeout=240_000)
+    page.screenshot(path=str(artifacts_dir / "browser-abc-composer.png"), full_page=True)
+    assert "Traceback" not in page.inner_text("body")
