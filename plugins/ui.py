@@ -118,3 +118,15 @@ def use_atomic_cache_writes() -> None:
     processing_utils.save_pil_to_cache = _save_pil_to_cache
     processing_utils.save_bytes_to_cache = _save_bytes_to_cache
     processing_utils.save_audio_to_cache = _save_audio_to_cache
+
+
+# Gradio 6.31's ImageEditor (and so gr.Sketchpad) switches to its "image" tool when its bin icon clears the
+# canvas (`remove_image()` in js/imageeditor/shared/ImageEditor.svelte calls handle_tool_change("image")).
+# A sketchpad has no image sources, so that tool shows no buttons and ignores the mouse: strokes after a
+# clear draw nothing, and Classify then finds no image. No component setting avoids that path, and a reset
+# to an empty value from Python takes the same path (the editor's "no value" effect), so the page presses
+# the sketchpad's own Brush button again once Gradio's clear handler has run.
+def reselect_brush_after_clear(sketchpad: gr.ImageEditor) -> None:
+    """Keep `sketchpad` (which needs an elem_id) ready to draw after its bin icon clears it."""
+    brush = f"#{sketchpad.elem_id} button[aria-label='Brush']"
+    sketchpad.clear(None, js=f'() => {{ setTimeout(() => document.querySelector("{brush}")?.click()); }}')

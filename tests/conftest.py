@@ -131,6 +131,24 @@ def hub(artifacts_dir, stalled_endpoint, tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def page(hub):
+    """One headless Chromium page on the running hub for a browser test module; each test starts with page.goto.
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread while it is
+    open, and later modules that call asyncio.run (the MCP client's tests) would fail beside it."""
+    from browser import CHROMIUM, CHROMIUM_FLAGS, VIEWPORT
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.goto(hub.url)
+        page.wait_for_selector("button[role='tab']", timeout=60_000)
+        yield page
+        browser.close()
+
+
 def hub_cache(home: Path, repo_id: str, folder: Path) -> Path:
     """Lay a model folder out as the Hugging Face cache under `home` (HF_HOME) holds a downloaded repo, so that
     with HF_HUB_OFFLINE=1 `from_pretrained("<repo_id>")`, `pipeline(model="<repo_id>")` and

@@ -3,38 +3,14 @@
 Screenshots land in test-artifacts/ for a person to look at.
 """
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from browser import BROWSER, draw, open_tab
 from conftest import REPO_ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def page(hub):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1100})
-        page.goto(hub.url)
-        page.wait_for_selector("button[role='tab']", timeout=60_000)
-        yield page
-        browser.close()
-
-
-def open_tab(page, title: str) -> None:
-    page.get_by_role("tab", name=title).first.click()
-    page.wait_for_timeout(300)
+pytestmark = BROWSER
 
 
 def test_every_tab_opens(page, artifacts_dir):
@@ -44,18 +20,6 @@ def test_every_tab_opens(page, artifacts_dir):
         open_tab(page, title)
         assert "Traceback" not in page.inner_text("body")
         page.screenshot(path=str(artifacts_dir / f"browser-tab-{index}.png"), full_page=True)
-
-
-def draw(page, canvas_selector: str, strokes: list[list[tuple[float, float]]]) -> None:
-    """Draw polylines given in fractions of the canvas with real mouse moves."""
-    box = page.locator(canvas_selector).first.bounding_box()
-    for stroke in strokes:
-        points = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point, steps=12)
-        page.mouse.up()
 
 
 DIGITS = {

@@ -65,13 +65,28 @@ def _real_glyphs(fonts: tuple[str, ...], characters: str) -> tuple[torch.Tensor,
     return torch.from_numpy(to_model_space(np.concatenate(images)))[:, None], tuple(labels)
 
 
-def training_glyphs(results: dict) -> tuple[torch.Tensor, tuple[str, ...]]:
-    """The real glyphs a shipped generator learnt from (rendered again from its recorded fonts, cached)."""
+def nearest_unavailable_reason(results: dict) -> str | None:
+    """Why a shipped generator's glyphs cannot be compared with its training glyphs here, or None if they can.
+
+    The comparison renders the training glyphs again from the fonts the model's results record; MNIST
+    digits are not a font, and the hub keeps no copy of the data set.
+    """
     data = results.get("test", {}).get("data") or {}
     fonts, characters = data.get("fonts"), data.get("characters")
-    if not fonts or fonts == ["mnist"] or not characters:
-        raise UnusableInputError("This model's training glyphs are not available here, so there is nothing to compare with.")
-    return _real_glyphs(tuple(fonts), characters)
+    if fonts == ["mnist"]:
+        return "No nearest real glyphs for this model: it learnt from MNIST digits, which the hub does not keep."
+    if not fonts or not characters:
+        return "No nearest real glyphs for this model: its folder does not record the fonts it learnt from."
+    return None
+
+
+def training_glyphs(results: dict) -> tuple[torch.Tensor, tuple[str, ...]]:
+    """The real glyphs a shipped generator learnt from (rendered again from its recorded fonts, cached)."""
+    reason = nearest_unavailable_reason(results)
+    if reason is not None:
+        raise UnusableInputError(reason)
+    data = results["test"]["data"]
+    return _real_glyphs(tuple(data["fonts"]), data["characters"])
 
 
 def nearest_pairs(generator, real: torch.Tensor, labels: tuple[str, ...] = (), count: int = 36, seed: int = 0,
@@ -134,7 +149,11 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             count = gr.Slider(1, MAX_GRID, value=36, step=1, label="Number of glyphs")
             seed = gr.Number(value=0, precision=0, minimum=0, maximum=MAX_SEED, label="Seed")
             generate_button = gr.Button("Generate", variant="primary", elem_id="font-gan-generate")
-            nearest_button = gr.Button("Find the nearest real glyphs")
+            first_reason = nearest_unavailable_reason(models[choices[0]].results)
+            nearest_button = gr.Button("Find the nearest real glyphs", visible=first_reason is None,
+                                       elem_id="font-gan-find-nearest")
+            nearest_note = gr.Markdown(first_reason or "", visible=first_reason is not None,
+                                       elem_id="font-gan-nearest-note")
         with gr.Column(scale=2):
             grid = gr.Image(label="Invented glyphs", type="pil", elem_id="font-gan-grid")
             pairs = gr.Image(label="Invented (left) and the most similar training glyph (right), "
@@ -150,4 +169,11 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     generate_button.click(generate, [choice, count, seed], grid, api_name="font_gan_generate", **HEAVY)
     nearest_button.click(nearest, [choice, count, seed], pairs, api_name="font_gan_nearest", **HEAVY)
     morph_button.click(interpolate, [choice, seed_a, seed_b, steps], strip, api_name="font_gan_interpolate", **LIGHT)
-    choice.change(model_notes, choice, notes, api_visibility="private")
+    def show_model(choice: str):
+        """The new model's notes and nearest-glyph button; pictures of the previous model are cleared."""
+        reason = nearest_unavailable_reason(pick(choice).results)
+        return (model_notes(choice), None, None, None, gr.Button(visible=reason is None),
+                gr.Markdown(reason or "", visible=reason is not None))
+
+    choice.change(show_model, choice, [notes, grid, pairs, strip, nearest_button, nearest_note],
+                  api_visibility="private")

@@ -16,14 +16,21 @@ from ..errors import DataError, UnusableInputError
 from ..glyphs import STYLE_FONTS, GlyphRenderer, resolve_font
 from ..images import tile
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, user_facing
+from ..ui import LIGHT, CheckedImage, reselect_brush_after_clear, user_facing
 from . import style_probabilities
 from .preprocess import glyph_like
 
 
+def required_picture(image):
+    """`image` as it came; a missing one is refused in this tab's words (the shared image reader asks for a digit)."""
+    if (image.get("composite") if isinstance(image, dict) else image) is None:
+        raise UnusableInputError("No image was given: draw a character or upload a picture of one.")
+    return image
+
+
 def classify(model, image) -> dict[str, float]:
     """Any image of a character -> {style: probability}."""
-    probabilities = style_probabilities(model, glyph_like(image))[0]
+    probabilities = style_probabilities(model, glyph_like(required_picture(image)))[0]
     return {model.config.id2label[index]: float(p) for index, p in enumerate(probabilities)}
 
 
@@ -84,7 +91,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     @user_facing
     def explain_image(image, choice=choices[0]):
-        glyph = glyph_like(image)
+        glyph = glyph_like(required_picture(image))
         return classify(pick(choice).model, glyph), tile([1.0 - glyph], columns=1, scale=4, padding=0)
 
     @user_facing
@@ -118,7 +125,9 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                         brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"), layers=False,
                         elem_id="font-style-sketchpad",
                     )
-                    draw_button = gr.Button("Classify drawing", variant="primary")
+                    reselect_brush_after_clear(sketch)
+                    draw_button = gr.Button("Classify drawing", variant="primary",
+                                            elem_id="font-style-classify-drawing")
                 with gr.Tab("Upload"):
                     upload = CheckedImage(label="Upload a picture of one character", type="filepath",
                                           sources=["upload", "clipboard"], elem_id="font-style-upload")

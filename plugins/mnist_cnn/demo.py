@@ -14,7 +14,7 @@ from PIL import Image
 
 from ..images import tile
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, user_facing
+from ..ui import LIGHT, CheckedImage, reselect_brush_after_clear, user_facing
 from . import predict_probabilities
 from .preprocess import mnist_like
 
@@ -74,8 +74,10 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return explanation.probabilities, explanation.model_input, explanation.feature_maps
 
     def show_model(choice: str):
+        """The new model's notes and pictures; the last answer is cleared, as another model gave it."""
         demo_model = models[choice]
-        return model_notes(choice), first_layer_filters(demo_model.model), misclassified_picture(demo_model)
+        return (model_notes(choice), first_layer_filters(demo_model.model), misclassified_picture(demo_model),
+                None, None, None)
 
     gr.Markdown(
         "Draw a digit (0-9) with the mouse, or upload a picture of one, and press **Classify**. "
@@ -85,7 +87,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     notes = gr.Markdown(model_notes(choices[0]))
     with gr.Row():
         with gr.Column():
-            choice = gr.Radio(choices, value=choices[0], label="Model")
+            choice = gr.Radio(choices, value=choices[0], label="Model", elem_id="mnist-model")
             with gr.Tabs():
                 with gr.Tab("Draw"):
                     sketch = gr.Sketchpad(
@@ -93,6 +95,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
                         layers=False, elem_id="mnist-sketchpad",
                     )
+                    reselect_brush_after_clear(sketch)
                     draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-classify-drawing")
                 with gr.Tab("Upload"):
                     upload = CheckedImage(label="Upload an image of a digit", type="filepath", image_mode=None,
@@ -114,7 +117,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                       api_visibility="undocumented", **LIGHT)
     upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain",
                         **LIGHT)
-    choice.change(show_model, choice, [notes, filters, mistakes], api_visibility="private")
+    choice.change(show_model, choice, [notes, filters, mistakes, *outputs], api_visibility="private")
     # The lean API endpoint (image in, label + confidences out) has no button of its own.
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_cnn_classify",

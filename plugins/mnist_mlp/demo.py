@@ -19,7 +19,7 @@ from ..images import tile
 from ..mnist_cnn import predict_probabilities
 from ..mnist_cnn.preprocess import mnist_like
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, user_facing
+from ..ui import LIGHT, CheckedImage, reselect_brush_after_clear, user_facing
 
 SHOWN_UNITS = 32
 
@@ -86,7 +86,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return explanation.probabilities, explanation.model_input, explanation.excited_units, explanation.caption
 
     def show_model(choice: str):
-        return model_notes(choice), first_layer_templates(pick(choice).model)
+        """The new model's notes and templates; the last answer is cleared, as another model gave it."""
+        return model_notes(choice), first_layer_templates(pick(choice).model), None, None, None, ""
 
     gr.Markdown(
         "A network **without convolutions**: the drawing is prepared like MNIST, then its 28x28 pixels are "
@@ -97,7 +98,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     notes = gr.Markdown(model_notes(choices[0]))
     with gr.Row():
         with gr.Column():
-            choice = gr.Radio(choices, value=choices[0], label="Model")
+            choice = gr.Radio(choices, value=choices[0], label="Model", elem_id="mnist-mlp-model")
             with gr.Tabs():
                 with gr.Tab("Draw"):
                     sketch = gr.Sketchpad(
@@ -105,6 +106,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
                         layers=False, elem_id="mnist-mlp-sketchpad",
                     )
+                    reselect_brush_after_clear(sketch)
                     draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-mlp-classify-drawing")
                 with gr.Tab("Upload"):
                     upload = CheckedImage(label="Upload an image of a digit", type="filepath", image_mode=None,
@@ -112,7 +114,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                     upload_button = gr.Button("Classify image", variant="primary")
         with gr.Column():
             prediction = gr.Label(num_top_classes=3, label="Prediction (top 3)", elem_id="mnist-mlp-prediction")
-            seen = gr.Image(label="What the model sees (28x28)", height=200)
+            seen = gr.Image(label="What the model sees (28x28)", height=200, elem_id="mnist-mlp-model-input")
     with gr.Row():
         excited = gr.Image(label="First-layer units this input excites most", height=330)
         caption = gr.Markdown()
@@ -123,6 +125,6 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
                       api_visibility="undocumented", **LIGHT)
     upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
-    choice.change(show_model, choice, [notes, templates], api_visibility="private")
+    choice.change(show_model, choice, [notes, templates, *outputs], api_visibility="private")
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)

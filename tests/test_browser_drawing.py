@@ -1,0 +1,96 @@
+"""The user traps of issue 15 in a real browser: clearing a sketchpad, switching models, the tabs' own words.
+
+Each test does what the tester did with the mouse (draw, press the bin icon, draw again, pick another model)
+and reads what a person would then see on the page.
+"""
+
+import pytest
+
+from browser import BROWSER, draw, open_tab
+from conftest import REPO_ROOT
+
+pytestmark = BROWSER
+
+SEVEN = [[(0.3, 0.2), (0.7, 0.2), (0.45, 0.85)]]
+ONE = [[(0.5, 0.15), (0.5, 0.85)]]
+ERROR_TOAST = ".toast-body"
+
+
+def needs_weights(*folders: str):
+    missing = [name for name in folders if not (REPO_ROOT / "pretrained" / name / "config.json").is_file()]
+    return pytest.mark.skipif(bool(missing), reason=f"no weights in pretrained/{', '.join(missing)}")
+
+
+def open_sketchpad(page, hub, tab: str, sketchpad: str) -> None:
+    page.goto(hub.url)
+    open_tab(page, tab)
+    page.wait_for_selector(f"{sketchpad} button[aria-label='Brush'].highlight")  # the hub selects the brush
+
+
+def clear_canvas(page, sketchpad: str) -> None:
+    page.click(f"{sketchpad} button[aria-label='Clear canvas']")
+
+
+def answer_or_error(page, answer: str) -> str:
+    """The label the page shows, or fail with the error message it shows instead."""
+    page.wait_for_selector(f"{answer}, {ERROR_TOAST}", timeout=60_000)
+    errors = [toast.inner_text() for toast in page.query_selector_all(ERROR_TOAST)]
+    assert not errors, errors
+    return page.inner_text(answer).strip()
+
+
+@pytest.mark.parametrize(("tab", "prefix", "other_model"), [
+    pytest.param("Digits (MNIST CNN)", "mnist", "lecture-01a",
+                 marks=needs_weights("mnist-cnn", "mnist-cnn-lecture-01a"), id="cnn"),
+    pytest.param("Digits (MNIST MLP)", "mnist-mlp", "lecture (MIT 6.S191 lab)",
+                 marks=needs_weights("mnist-mlp", "mnist-mlp-lecture"), id="mlp"),
+])
+def test_a_digit_drawn_after_clearing_is_classified_and_another_model_clears_the_answer(
+        page, hub, tab, prefix, other_model):
+    sketchpad = f"#{prefix}-sketchpad"
+    open_sketchpad(page, hub, tab, sketchpad)
+    draw(page, f"{sketchpad} canvas", SEVEN)
+    clear_canvas(page, sketchpad)
+    draw(page, f"{sketchpad} canvas", ONE)
+    page.click(f"#{prefix}-classify-drawing")
+    answer = f"#{prefix}-prediction [data-testid='label-output-value']"
+    assert answer_or_error(page, answer) == "1", "the new stroke alone: the 7 was cleared, the 1 was drawn"
+    page.wait_for_selector(f"#{prefix}-model-input img")
+
+    page.locator(f"#{prefix}-model").get_by_text(other_model, exact=True).click()
+    page.wait_for_selector(answer, state="detached", timeout=10_000)
+    assert page.locator(f"#{prefix}-model-input img").count() == 0, "no picture from the previous model stays"
+
+
+@needs_weights("font-style-cnn")
+def test_the_font_style_sketchpad_asks_for_a_character_and_draws_after_clearing(page, hub):
+    sketchpad = "#font-style-sketchpad"
+    open_sketchpad(page, hub, "Font style (CNN)", sketchpad)
+    draw(page, f"{sketchpad} canvas", SEVEN)
+    clear_canvas(page, sketchpad)
+    page.click("#font-style-classify-drawing")
+    message = page.wait_for_selector(ERROR_TOAST, timeout=30_000).inner_text()
+    assert "character" in message and "digit" not in message, message
+    page.click(f"{ERROR_TOAST} button")  # close it, as a person would, so it does not read as the next answer
+
+    draw(page, f"{sketchpad} canvas", [[(0.2, 0.3), (0.8, 0.3)], *ONE, [(0.5, 0.5), (0.2, 0.8)]])
+    page.click("#font-style-classify-drawing")
+    assert answer_or_error(page, "#font-style-prediction [data-testid='label-output-value']")
+
+
+@needs_weights("font-gan", "font-gan-mnist")
+def test_another_gan_model_clears_the_glyphs_and_mnist_has_no_nearest_button(page, hub):
+    page.goto(hub.url)
+    open_tab(page, "Glyph GAN")
+    page.click("#font-gan-generate")
+    page.wait_for_selector("#font-gan-grid img", timeout=60_000)
+
+    page.locator("#font-gan-model").get_by_text("MNIST digits", exact=True).click()
+    page.wait_for_selector("#font-gan-grid img", state="detached", timeout=10_000)
+    note = page.wait_for_selector("#font-gan-nearest-note", state="visible", timeout=10_000).inner_text()
+    assert "MNIST" in note, note
+    assert not page.is_visible("#font-gan-find-nearest"), "the nearest-glyph button cannot work for MNIST"
+
+    page.locator("#font-gan-model").get_by_text("Kai (best)", exact=True).click()
+    page.wait_for_selector("#font-gan-find-nearest", state="visible", timeout=10_000)
+    assert not page.is_visible("#font-gan-nearest-note")
