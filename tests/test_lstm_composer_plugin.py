@@ -11,7 +11,7 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from conftest import free_port
+from conftest import REPO_ROOT, free_port
 from models.lstm_composer import ComposeSettings, LstmComposerConfig, LstmComposerForCausalLM
 from models.lstm_composer.midi_codec import (
     BOS, EOS, PAD, Note, PerformanceCodec, SPECIAL_TOKENS, midi_bytes, notes_to_midi,
@@ -20,7 +20,9 @@ from plugins.base import TrainingParts
 from plugins.errors import DataError, UnusableInputError
 from plugins.lstm_composer import LstmComposerPlugin
 from plugins.lstm_composer.audio import piano_roll, render, synthesize
-from plugins.lstm_composer.composing import compose_piece, describe, request_settings
+from plugins.lstm_composer.composing import (
+    LOOP_BARS, NO_REMEDIES, Remedies, compose_piece, default_remedies, describe, request_settings,
+)
 from plugins.lstm_composer.data import build_corpus, chunk_stream, synthetic_midi
 from plugins.lstm_composer.novelty import NoveltyIndex, load_corpus, piece_shape, save_corpus
 from plugins.registry import get_plugin
@@ -140,8 +142,11 @@ def test_piece_shape_sees_rhythm_and_loops():
     shape = piece_shape(looped, 12)
     assert shape.bars == 8 and shape.distinct_bar_share == 1 / 8 and shape.longest_loop_bars == 8
     assert shape.distinct_durations == 1 and shape.main_duration_share == 1.0
+    assert shape.distinct_pitches == 4 and shape.main_pitch_share == 1 / 4
     varied = piece_shape(TUNE, 12)
     assert varied.distinct_durations == 3 and varied.longest_loop_bars == 1
+    drone = piece_shape([Note(step * 12, 60, 12) for step in range(10)] + [Note(120, 67, 12)], 12)
+    assert drone.distinct_pitches == 2 and drone.main_pitch_share == 10 / 11
 
 
 # ------------------------------------------------------------------ audio
@@ -266,6 +271,97 @@ def test_compose_piece_continues_an_upload_and_measures_it(tmp_path):
     assert again.primer_ids[0] == BOS and "x.mid" in again.primer_description
 
 
+def test_an_upload_is_the_primer_unless_the_corpus_is_chosen(tmp_path):
+    upload = tmp_path / "my tune.mid"
+    upload.write_bytes(tune_bytes())
+    pieces = [CODEC.ids_from_midi(tune_bytes())[1:] * 3]
+    save_corpus(tmp_path, pieces, pieces, ["x.mid"], CODEC.transposition_table(range(-5, 7)))
+    corpus = load_corpus(tmp_path)
+    sent = compose_piece(tiny_model(), corpus, SHORT, primer_source="random", primer=str(upload))
+    assert sent.primer_ids == CODEC.ids_from_midi(tune_bytes())
+    assert "your MIDI file my tune.mid" in sent.primer_description
+    assert compose_piece(tiny_model(), corpus, SHORT, primer_source="random").primer_description == "a few random notes"
+    chosen = compose_piece(tiny_model(), corpus, SHORT, primer_source="corpus", primer=str(upload))
+    assert "x.mid" in chosen.primer_description
+
+
+@pytest.mark.parametrize(("remedies", "message"), [
+    ({"repetition_penalty": 0.5}, "Repetition penalty must lie between 1 and 2"),
+    ({"repetition_penalty": 3}, "Repetition penalty must lie between 1 and 2"),
+    ({"repetition_penalty": float("nan")}, "Repetition penalty must be a finite number"),
+    ({"repetition_penalty": "strong"}, "Repetition penalty must be a number"),
+    ({"no_repeat_ngram_size": 2}, "0 \\(off\\) or at least 3"),
+    ({"no_repeat_ngram_size": 65}, "No-repeat n-gram size must lie between 0 and 64"),
+    ({"no_repeat_ngram_size": 4.5}, "No-repeat n-gram size must be a whole number"),
+])
+def test_bad_remedies_are_refused_with_a_message(remedies, message):
+    with pytest.raises(UnusableInputError, match=message):
+        Remedies(**remedies)
+
+
+def repeats_an_ngram(ids: list[int], size: int) -> bool:
+    ngrams = [tuple(ids[start:start + size]) for start in range(len(ids) - size + 1)]
+    return len(set(ngrams)) < len(ngrams)
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_remedies_are_transformers_processors_and_no_ngram_repeats(strategy):
+    from transformers.generation.logits_process import (
+        NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor,
+    )
+
+    remedies = Remedies(repetition_penalty=1.3, no_repeat_ngram_size=3)
+    assert [type(processor) for processor in remedies.processors()] == [
+        RepetitionPenaltyLogitsProcessor, NoRepeatNGramLogitsProcessor]
+    settings = request_settings(num_tokens=96, strategy=strategy, num_beams=3)
+    model = tiny_model()
+    plain = compose_piece(model, None, settings, NO_REMEDIES, seed=2)
+    assert plain.new_ids == model.compose_ids(plain.primer_ids, settings=settings)[0]  # off: the model's own loop
+    remedied = compose_piece(model, None, settings, remedies, seed=2)
+    assert remedied.primer_ids == plain.primer_ids and len(remedied.new_ids) == 96
+    assert repeats_an_ngram(plain.primer_ids + plain.new_ids, 3)  # an untrained model repeats itself at once
+    assert not repeats_an_ngram(remedied.primer_ids + remedied.new_ids, 3)
+    assert "repetition penalty 1.3 and no repeated 3-grams" in describe(remedied, strategy)
+
+
+SHIPPED = REPO_ROOT / "pretrained" / "lstm-composer"
+
+
+@pytest.fixture(scope="module")
+def shipped_composer():
+    if not (SHIPPED / "config.json").is_file():
+        pytest.skip("no shipped weights in pretrained/lstm-composer")
+    return get_plugin("lstm-composer").load_for_demo(SHIPPED), load_corpus(SHIPPED)
+
+
+def test_greedy_without_remedies_loops_and_the_notes_say_so(shipped_composer):
+    model, corpus = shipped_composer
+    settings = request_settings(num_tokens=256, strategy="greedy")
+    piece = compose_piece(model, corpus, settings, NO_REMEDIES, seed=0)
+    assert piece.new_ids == model.compose_ids(piece.primer_ids, settings=settings)[0]  # greedy is the lecture's
+    assert piece.shape.longest_loop_bars >= LOOP_BARS and piece.shape.main_pitch_share >= 0.5
+    notes = describe(piece, "greedy")
+    assert notes.startswith("**This piece loops**")
+    assert f"one bar plays {piece.shape.longest_loop_bars} times in a row" in notes
+    suggested = default_remedies(model)
+    assert f"repetition penalty to {suggested.repetition_penalty:g}" in notes
+    assert f"no-repeat n-gram size to {suggested.no_repeat_ngram_size}" in notes
+    assert "**Repetition**" in notes and "different pitches" in notes
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "beam"])
+def test_the_default_remedies_stop_the_loop(shipped_composer, strategy):
+    model, corpus = shipped_composer
+    settings = request_settings(num_tokens=256, strategy=strategy, num_beams=4)
+    looped = compose_piece(model, corpus, settings, NO_REMEDIES, seed=0).shape
+    piece = compose_piece(model, corpus, settings, seed=0)  # the default remedies
+    assert piece.remedies == default_remedies(model)
+    assert piece.shape.longest_loop_bars < LOOP_BARS < looped.longest_loop_bars
+    assert piece.shape.distinct_pitches >= 3 * looped.distinct_pitches
+    notes = describe(piece, strategy)
+    assert "This piece loops" not in notes and "repetition penalty 1.2" in notes
+
+
 # ------------------------------------------------------------------ the Gradio API
 @pytest.fixture(scope="module")
 def composer_app(tmp_path_factory):
@@ -313,6 +409,8 @@ def test_demo_api_refuses_a_corrupted_primer_with_a_message_and_keeps_serving(co
                        api_name="/lstm_composer_compose")
     with pytest.raises(Exception, match="greater than maximum value 2048|Length must lie between"):
         client.predict(length=10**9, api_name="/lstm_composer_compose")
+    with pytest.raises(Exception, match="at least 3"):
+        client.predict(no_repeat_ngram_size=2, length=16, api_name="/lstm_composer_compose")
     wav, *_ = client.predict(length=16, primer_source="corpus", corpus_piece="folk/tune.mid",
                              api_name="/lstm_composer_compose")
     assert os.path.getsize(wav) > 44

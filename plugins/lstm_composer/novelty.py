@@ -137,6 +137,8 @@ class PieceShape:
     bars: int
     distinct_bar_share: float  # distinct bars / bars: 1/bars means one bar looped throughout
     longest_loop_bars: int  # most consecutive bars equal to the bar before them, +1
+    distinct_pitches: int = 0
+    main_pitch_share: float = 0.0  # share of notes that have the most common pitch
 
 
 def piece_shape(notes, steps_per_beat: int, beats_per_bar: int = 4) -> PieceShape:
@@ -144,6 +146,7 @@ def piece_shape(notes, steps_per_beat: int, beats_per_bar: int = 4) -> PieceShap
     if not notes:
         return PieceShape(0, 0, 0.0, 0, 0.0, 0)
     durations = Counter(note.duration for note in notes)
+    pitches = Counter(note.pitch for note in notes)
     bar_steps = steps_per_beat * beats_per_bar
     bars: dict[int, list] = {}
     for note in notes:
@@ -161,6 +164,8 @@ def piece_shape(notes, steps_per_beat: int, beats_per_bar: int = 4) -> PieceShap
         bars=len(contents),
         distinct_bar_share=len(set(contents)) / len(contents),
         longest_loop_bars=longest,
+        distinct_pitches=len(pitches),
+        main_pitch_share=pitches.most_common(1)[0][1] / len(notes),
     )
 
 
