@@ -49,7 +49,9 @@ test-system-packages:
 
 # Benchmarks write bench/results/*-cpu.json; run them on a quiet machine:
 #   make bench DATA_DIR=../shared/datasets     (a folder holding mnist/ and midi/)
-bench: setup system-packages
+# They also install bench/requirements.txt (Keras 3, whose torch backend runs the lecture's scripts beside ours);
+# `make test` does not need it.
+bench: setup system-packages $(VENV)/.bench-installed
 	@test -n "$(DATA_DIR)" || { echo "usage: make bench DATA_DIR=<folder with mnist/ and midi/>"; exit 2; }
 	$(PY) bench/bench_mnist.py --data-dir $(DATA_DIR)/mnist --http --json bench/results/mnist-cpu.json
 	$(PY) bench/bench_composer.py --data-dir $(DATA_DIR)/midi --weights pretrained/lstm-composer --json bench/results/composer-cpu.json
@@ -57,6 +59,10 @@ bench: setup system-packages
 	$(PY) bench/fuzz_midi.py --files 12000 --data-dir $(DATA_DIR)/midi
 	$(PY) bench/load_test.py --clients 32 --seconds 60 --json bench/results/load-cpu.json
 	$(PY) bench/attack.py --json bench/results/attack-cpu.json
+
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --retries 1 -r bench/requirements.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -18,8 +18,9 @@ model's own plain step (`forward` on one token: what a Hub user's copy runs).
 Sampling is plain (no top-p), as in the lecture's loop. All use the same
 `LstmComposerForCausalLM` weights (the shipped model's
 size), the same batch, the same threads and the same tokens of the corpus; each
-is timed for a few seconds after a warm-up, alternating rounds, and the median
-is reported. Audio: `render` (FluidSynth with a General MIDI soundfont, as the
+is timed for a few seconds after a warm-up, alternating rounds, and each is
+reported as median (min-max) over the rounds, each ratio as the ratio of medians
+(min-max of the per-round ratios). Audio: `render` (FluidSynth with a General MIDI soundfont, as the
 demo does) on pieces of the corpus, against their playing time.
 """
 
@@ -29,7 +30,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,6 +49,8 @@ from plugins.lstm_composer.fast_step import FastSteps  # noqa: E402
 from plugins.lstm_composer.fused_step import ENVIRONMENT_SWITCH  # noqa: E402
 from plugins.lstm_composer.presets import PRESETS  # noqa: E402
 
+from alternate import Comparison, Spread, alternate  # noqa: E402
+
 WINDOW = 128
 OPERATORS_ONLY = "ours, PyTorch operators only"
 PLAIN = "the model's plain step"
@@ -66,13 +68,15 @@ def timed(function, seconds: float) -> float:
             return calls / elapsed
 
 
-def median_rate(functions: dict, units: dict, rounds: int, seconds: float) -> dict:
-    """Alternate the contenders `rounds` times (so machine load hits both alike); median units per second."""
-    rates = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            rates[name].append(units[name] * timed(function, seconds))
-    return {name: statistics.median(values) for name, values in rates.items()}
+def alternated_rates(functions: dict, units: dict, rounds: int, seconds: float) -> dict:
+    """Units per second of each contender in each round, the contenders alternating (bench/alternate.py);
+    `timed`'s first call is each round's warm-up."""
+    return alternate({name: lambda function=function, name=name: units[name] * timed(function, seconds)
+                      for name, function in functions.items()}, rounds, warmup_rounds=0)
+
+
+def summaries(rates: dict) -> dict:
+    return {name: Spread.of(values).as_dict() for name, values in rates.items()}
 
 
 def load_model(weights: Path | None) -> LstmComposerForCausalLM:
@@ -98,7 +102,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=60, help="corpus files to tokenise (spread over the folder)")
     parser.add_argument("--batch-size", type=int, default=32, help="training batch (both loops)")
     parser.add_argument("--tokens", type=int, default=512, help="tokens generated per timed call (the lecture's 512)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds per contender, alternating")
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timed round")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
@@ -127,8 +131,9 @@ def main() -> int:
         optimizer.zero_grad(set_to_none=True)
 
     model.train()
-    training = median_rate({"ours": ours_train_step, "lecture": lecture_train_step},
-                           {"ours": args.batch_size * WINDOW, "lecture": args.batch_size}, args.rounds, args.seconds)
+    training = alternated_rates({"ours": ours_train_step, "lecture": lecture_train_step},
+                                {"ours": args.batch_size * WINDOW, "lecture": args.batch_size},
+                                args.rounds, args.seconds)
     model.eval()
 
     # ---- generation: ours carries the state; the lecture re-runs a 128-token window per token
@@ -180,8 +185,8 @@ def main() -> int:
         contenders = {"ours": ours_generate(batch_size, greedy), "lecture": lecture_generate(batch_size, greedy),
                       OPERATORS_ONLY: ours_generate(batch_size, greedy, compiled_step=False),
                       PLAIN: ours_generate(batch_size, greedy, fast=False)}
-        generation[label] = median_rate(contenders, dict.fromkeys(contenders, batch_size * args.tokens),
-                                        args.rounds, args.seconds)
+        generation[label] = alternated_rates(contenders, dict.fromkeys(contenders, batch_size * args.tokens),
+                                             args.rounds, args.seconds)
 
     # ---- audio: MIDI -> WAV with FluidSynth (what the demo plays) against the music's length
     audio_seconds = wall = 0.0
@@ -201,6 +206,8 @@ def main() -> int:
     print(f"Model: embedding {size.embedding_size}, {size.num_layers} x LSTM {size.hidden_size}, vocabulary "
           f"{size.vocab_size} ({sum(p.numel() for p in model.parameters()):,} parameters); corpus: {len(paths)} files of "
           f"{args.data_dir.name}/, {chunks.numel():,} tokens")
+    print(f"Rates: median (min-max) of {args.rounds} alternating rounds of {args.seconds:g} s; ratios: the ratio of "
+          "the medians (min-max of the per-round ratios)")
     print()
     print("| measure | ours | lecture style | ratio | ours, PyTorch operators only (ratio) | the model's plain step, "
           "as a Hub user's copy runs it (ratio) |")
@@ -208,15 +215,18 @@ def main() -> int:
     rows = [(f"supervised tokens/s (training, batch {args.batch_size})", training)]
     rows += [(f"generated tokens/s ({label})", rates) for label, rates in generation.items()]
     for name, rates in rows:
-        others = [f"{rates[other]:,.0f} ({rates[other] / rates['lecture']:.0f}x)" if other in rates
-                  else "same path (no step in training)" for other in (OPERATORS_ONLY, PLAIN)]
-        print(f"| {name} | {rates['ours']:,.0f} | {rates['lecture']:,.1f} | {rates['ours'] / rates['lecture']:.0f}x "
-              f"| {' | '.join(others)} |")
+        against_lecture = {other: Comparison(rates[other], rates["lecture"]) for other in rates if other != "lecture"}
+        others = [f"{against_lecture[other].ours.format(0)}; {against_lecture[other].ratio.format(0, 'x')}"
+                  if other in rates else "same path (no step in training)" for other in (OPERATORS_ONLY, PLAIN)]
+        print(f"| {name} | {against_lecture['ours'].ours.format(0)} | {Spread.of(rates['lecture']).format(1)} "
+              f"| {against_lecture['ours'].ratio.format(0, 'x')} | {' | '.join(others)} |")
     print(f"| MIDI -> WAV ({', '.join(sorted(engines))}) | {audio_seconds / wall:.0f}x real time "
           f"({audio_seconds:.0f} s of music in {wall:.1f} s) | | | | |")
     if args.json:
         args.json.write_text(json.dumps({
-            "machine": machine, "training": training, "generation": generation,
+            "machine": machine, "rounds_rates": {"training": training, "generation": generation},
+            "training": summaries(training),
+            "generation": {label: summaries(rates) for label, rates in generation.items()},
             "render_real_time_factor": audio_seconds / wall, "render_engines": sorted(engines),
             "audio_seconds": audio_seconds, "settings": {k: str(v) for k, v in vars(args).items()},
         }, indent=2) + "\n")

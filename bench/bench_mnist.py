@@ -5,7 +5,13 @@
 Training throughput is measured through the real engine pieces (the plugin's
 training step inside `accelerator.accumulate`, batches from the DataLoader over
 the real MNIST arrays), for several ways of running the same model, so the
-README's choice is a measurement, not a guess. Latency is one drawing, end to
+README's choice is a measurement, not a guess. For `lecture-01a` the peer is
+the lecture's own script in Keras 3 on the torch backend (`model.fit`,
+bench/keras_baseline.py), run in the same process, batch and threads when Keras
+is installed (bench/requirements.txt); without it the ratio is left out. The
+variants and the peer alternate (bench/alternate.py): one warm-up round each,
+then `--rounds` rounds of `--steps` batches, each printed as median (min-max),
+with the ratio of medians and the range of the per-round ratios. Latency is one drawing, end to
 end in the process (preprocessing + forward) and, with --http, through a live
 hub with gradio_client. Run it on a quiet machine: numbers are per machine.
 """
@@ -13,6 +19,7 @@ hub with gradio_client. Run it on a quiet machine: numbers are per machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -30,15 +37,17 @@ from plugins.engine import make_accelerator  # noqa: E402
 from plugins.mnist_cnn import MnistCnnPlugin  # noqa: E402
 from plugins.mnist_cnn.data import load_mnist  # noqa: E402
 
+from alternate import KERAS_MISSING, Comparison, alternate, keras_installed, steps_per_second  # noqa: E402
 
-def training_throughput(preset: str, batch_size: int, data, channels_last: bool, compiled: bool,
-                        steps: int, warmup: int, rounds: int = 3) -> float:
-    """Images per second of the plugin's training step on real batches: the median of `rounds` timed runs of
-    `steps` steps (single runs on a shared 2-core machine vary by 10-20 %)."""
+
+def training_round(preset: str, batch_size: int, data, channels_last: bool, compiled: bool, steps: int,
+                   total_steps: int):
+    """A round of `steps` training steps of the plugin on real batches, returning images per second; the model,
+    optimizer and loader are built once (`total_steps`: the scheduler's length over all rounds)."""
     plugin = MnistCnnPlugin()
     recipe = plugin.preset(preset).training.overridden(batch_size=batch_size)
     accelerator = make_accelerator("no", 1, seed=0)
-    parts = plugin.build_training(plugin.preset(preset), recipe, data, total_steps=warmup + rounds * steps)
+    parts = plugin.build_training(plugin.preset(preset), recipe, data, total_steps=total_steps)
     if channels_last:
         parts.models["model"] = parts.model.to(memory_format=torch.channels_last)
     if compiled:
@@ -49,25 +58,18 @@ def training_throughput(preset: str, batch_size: int, data, channels_last: bool,
     parts.models["model"], parts.optimizers["model"], parts.schedulers["model"] = model, optimizer, scheduler
     batches = iter(loader)
 
-    def train(count: int) -> None:
+    def step() -> None:
         nonlocal batches
-        for _ in range(count):
-            batch = next(batches, None)
-            if batch is None:  # a new epoch
-                batches = iter(loader)
-                batch = next(batches)
-            if channels_last:
-                batch["pixel_values"] = batch["pixel_values"].contiguous(memory_format=torch.channels_last)
-            with accelerator.accumulate(model):
-                plugin.training_step(parts, batch, accelerator, recipe)
+        batch = next(batches, None)
+        if batch is None:  # a new epoch
+            batches = iter(loader)
+            batch = next(batches)
+        if channels_last:
+            batch["pixel_values"] = batch["pixel_values"].contiguous(memory_format=torch.channels_last)
+        with accelerator.accumulate(model):
+            plugin.training_step(parts, batch, accelerator, recipe)
 
-    train(warmup)
-    rates = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        train(steps)
-        rates.append(steps * batch_size / (time.perf_counter() - started))
-    return float(np.median(rates))
+    return lambda: batch_size * steps_per_second(step, steps)
 
 
 def percentile(values, q):
@@ -142,26 +144,42 @@ def http_latency(repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
-    parser.add_argument("--steps", type=int, default=150, help="timed training steps per round (3 rounds)")
+    parser.add_argument("--steps", type=int, default=150, help="training steps per round")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, alternating")
     parser.add_argument("--http", action="store_true", help="also time the classifier through a live hub")
     parser.add_argument("--compile", action="store_true", help="also try torch.compile (slow to warm up)")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
 
     data = load_mnist(Path(args.data_dir))
+    peer = importlib.import_module("keras_baseline") if keras_installed() else None
+    peer_arrays = peer.load_training_arrays(Path(args.data_dir)) if peer else None
     results = {"machine": describe_hardware(), "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "keras": peer.keras.__version__ if peer else None, "rounds": args.rounds,
                "training_images_per_second": []}
-    variants = [("eager", False, False), ("channels-last", True, False)]
+    print(f"Keras {results['keras']} (torch backend) runs the lecture's model.fit beside ours" if peer
+          else KERAS_MISSING)
+    print(f"training images/s, median (min-max) of {args.rounds} alternating rounds of {args.steps} batches"
+          + ("; ratio = ours / Keras: the ratio of the medians (min-max of the per-round ratios)" if peer else ""))
+    variants = {"eager": (False, False), "channels-last": (True, False)}
     if args.compile:
-        variants.append(("compiled", False, True))
+        variants["compiled"] = (False, True)
     for preset, batch_sizes in (("lecture-01a", (32, 128)), ("best", (128,))):
+        has_peer = preset == "lecture-01a"
         for batch_size in batch_sizes:
-            for label, channels_last, compiled in variants:
-                rate = training_throughput(preset, batch_size, data, channels_last, compiled, args.steps,
-                                           warmup=40 if compiled else 10)
+            contenders = {label: training_round(preset, batch_size, data, channels_last, compiled, args.steps,
+                                                total_steps=(args.rounds + 1) * args.steps)
+                          for label, (channels_last, compiled) in variants.items()}
+            if peer and has_peer:
+                contenders["keras"] = peer.training_round(*peer_arrays, batch_size, args.steps)
+            rates = alternate(contenders, args.rounds)
+            for label in variants:
+                comparison = Comparison(rates[label], rates.get("keras"))
+                missing = KERAS_MISSING if has_peer else "no lecture peer"
                 results["training_images_per_second"].append(
-                    {"preset": preset, "batch_size": batch_size, "variant": label, "images_per_second": round(rate)})
-                print(f"train {preset:12s} batch {batch_size:4d} {label:14s} {rate:8.0f} images/s", flush=True)
+                    {"preset": preset, "batch_size": batch_size, "variant": label, **comparison.as_dict()})
+                print(f"train {preset:12s} batch {batch_size:4d} {label:14s} "
+                      f"{comparison.format('images/s', 0, missing, 'Keras')}", flush=True)
 
     weights = ROOT / "pretrained" / "mnist-cnn"
     if (weights / "config.json").is_file():

@@ -1,13 +1,14 @@
-"""The lecture's Keras CNN (1304-example-01a), timed on the same machine as our PyTorch version.
+"""The lecture's Keras CNN (1304-example-01a): the peer bench/bench_mnist.py times beside ours, and its accuracy.
 
-Needs its own environment with Keras 3 on the torch backend (not a project requirement):
+Keras 3 on the torch backend is a benchmark requirement only (bench/requirements.txt, installed by
+`make bench`). bench/bench_mnist.py imports `training_round` (`model.fit`, as the lecture trains) and
+alternates it with our training step. Run as a script, this trains as the lecture did and prints the
+test accuracy, the lecture's own figure reproduced in Keras:
 
-    python3 -m venv /tmp/keras && /tmp/keras/bin/pip install torch==2.13.0 "keras==3.*" numpy
-    KERAS_BACKEND=torch /tmp/keras/bin/python bench/keras_baseline.py --data-dir ../shared/datasets/mnist
-
-Prints training images per second for `model.fit`, as the lecture trains, at
-the batch sizes bench/bench_mnist.py uses.
+    .venv/bin/python bench/keras_baseline.py --data-dir ../shared/datasets/mnist --fit-epochs 20 --seed 42
 """
+
+from __future__ import annotations
 
 import argparse
 import gzip
@@ -16,8 +17,9 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import Callable
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ["KERAS_BACKEND"] = "torch"  # read when keras is first imported
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -52,38 +54,49 @@ def lecture_01a() -> keras.Model:
     return model
 
 
+def training_round(images: np.ndarray, labels: np.ndarray, batch_size: int, steps: int) -> Callable[[], float]:
+    """A round of `model.fit` over `steps` batches (one epoch of that many images), returning images per second;
+    `images` are float32 in [0, 1], (count, 28, 28), `labels` one-hot."""
+    count = batch_size * steps
+    if count > len(images):
+        raise ValueError(f"{steps} batches of {batch_size} need {count:,} images; there are {len(images):,}")
+    keras.utils.set_random_seed(0)
+    model = lecture_01a()
+
+    def run() -> float:
+        started = time.perf_counter()
+        model.fit(images[:count], labels[:count], batch_size=batch_size, epochs=1, verbose=0)
+        return count / (time.perf_counter() - started)
+
+    return run
+
+
+def load_training_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    images = read_idx(data_dir / "train-images-idx3-ubyte.gz").astype("float32") / 255.0
+    return images, keras.utils.to_categorical(read_idx(data_dir / "train-labels-idx1-ubyte.gz"), 10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--images", type=int, default=9600, help="training images timed per batch size")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--fit-epochs", type=int, default=20,
+                        help="epochs over all 60,000 images at batch 32, as the lecture trained")
+    parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--fit-epochs", type=int, default=0,
-                        help="also train as the lecture did (all 60,000 images, batch 32, this many epochs) "
-                             "and print the test accuracy: the lecture's own figure, reproduced in Keras")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the --fit-epochs run")
     args = parser.parse_args()
-    images = read_idx(Path(args.data_dir) / "train-images-idx3-ubyte.gz").astype("float32") / 255.0
-    labels = keras.utils.to_categorical(read_idx(Path(args.data_dir) / "train-labels-idx1-ubyte.gz"), 10)
-    results = {"keras": keras.__version__, "backend": keras.backend.backend(), "training_images_per_second": []}
-    for batch_size in (32, 128):
-        model = lecture_01a()
-        model.fit(images[:batch_size * 10], labels[:batch_size * 10], batch_size=batch_size, epochs=1, verbose=0)
-        started = time.perf_counter()
-        model.fit(images[: args.images], labels[: args.images], batch_size=batch_size, epochs=1, verbose=0)
-        rate = args.images / (time.perf_counter() - started)
-        results["training_images_per_second"].append({"batch_size": batch_size, "images_per_second": round(rate)})
-        print(f"keras lecture-01a batch {batch_size:4d} {rate:8.0f} images/s", flush=True)
-    if args.fit_epochs:
-        keras.utils.set_random_seed(args.seed)
-        model = lecture_01a()
-        started = time.perf_counter()
-        model.fit(images, labels, batch_size=32, epochs=args.fit_epochs, verbose=2)
-        test_images = read_idx(Path(args.data_dir) / "t10k-images-idx3-ubyte.gz").astype("float32") / 255.0
-        test_labels = keras.utils.to_categorical(read_idx(Path(args.data_dir) / "t10k-labels-idx1-ubyte.gz"), 10)
-        loss, accuracy = model.evaluate(test_images, test_labels, verbose=0)
-        results["lecture_fit"] = {"epochs": args.fit_epochs, "seed": args.seed, "test_accuracy": round(100 * accuracy, 2),
-                                  "test_loss": round(loss, 4), "seconds": round(time.perf_counter() - started)}
-        print(f"keras lecture-01a, {args.fit_epochs} epochs, seed {args.seed}: test accuracy {100 * accuracy:.2f} %, loss {loss:.4f}")
+    images, labels = load_training_arrays(args.data_dir)
+    keras.utils.set_random_seed(args.seed)
+    model = lecture_01a()
+    started = time.perf_counter()
+    model.fit(images, labels, batch_size=32, epochs=args.fit_epochs, verbose=2)
+    test_images = read_idx(args.data_dir / "t10k-images-idx3-ubyte.gz").astype("float32") / 255.0
+    test_labels = keras.utils.to_categorical(read_idx(args.data_dir / "t10k-labels-idx1-ubyte.gz"), 10)
+    loss, accuracy = model.evaluate(test_images, test_labels, verbose=0)
+    results = {"keras": keras.__version__, "backend": keras.backend.backend(), "epochs": args.fit_epochs,
+               "seed": args.seed, "test_accuracy": round(100 * accuracy, 2), "test_loss": round(loss, 4),
+               "seconds": round(time.perf_counter() - started)}
+    print(f"keras lecture-01a, {args.fit_epochs} epochs, seed {args.seed}: test accuracy {100 * accuracy:.2f} %, "
+          f"loss {loss:.4f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -1,30 +1,30 @@
-"""The lecture's two Keras GANs (1304-example-07 and 08), timed on the same machine as our PyTorch versions.
+"""The lecture's two Keras GANs (1304-example-07 and 08), the peers bench/bench_gan.py times beside ours.
 
-Needs Keras 3 on the torch backend, which is not a project requirement; keep it out of the project's venv:
+Keras 3 on the torch backend is a benchmark requirement only (bench/requirements.txt, installed by
+`make bench`); import this module after `alternate.keras_installed()` has chosen the backend.
 
-    .venv/bin/pip install --target /tmp/keras-lib --no-deps "keras==3.*" absl-py namex optree ml-dtypes h5py \
-        rich markdown-it-py mdurl pygments
-    PYTHONPATH=/tmp/keras-lib KERAS_BACKEND=torch .venv/bin/python bench/keras_gan_baseline.py [--threads 1 2]
-
-Runs the lecture's training loop as written (generator.predict, then three
-train_on_batch calls per iteration, batch 32) on random 48x48 images and
-prints iterations per second, to compare with bench/bench_gan.py.
+`training_round` runs the lecture's training loop (generator.predict, then
+three train_on_batch calls per iteration, batch 32) on random 48x48 images, in
+the same process and on the same torch threads as ours. One change, so that it
+does the lecture's work: Keras 2 fixed which weights a model trains when it was
+compiled, so the lecture sets `discriminator.trainable = False` once, after
+compiling D, to freeze D inside `combined` only. Keras 3 reads the flag at every
+step, so as written D's own train_on_batch calls would train nothing (Keras
+warns "The model does not have any trainable weights") and skip D's backward
+pass and update; the loop sets the flag before each update instead.
 """
 
-import argparse
-import json
-import os
-import time
-from pathlib import Path
+from __future__ import annotations
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
+from typing import Callable
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from keras.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, LeakyReLU, Reshape, UpSampling2D  # noqa: E402
-from keras.models import Model, Sequential  # noqa: E402
-from keras.optimizers import Adam  # noqa: E402
+import keras
+import numpy as np
+from keras.layers import BatchNormalization, Conv2D, Dense, Flatten, Input, LeakyReLU, Reshape, UpSampling2D
+from keras.models import Model, Sequential
+from keras.optimizers import Adam
+
+from alternate import steps_per_second
 
 LATENT_SIZE = 128
 IMAGE_SHAPE = (48, 48)
@@ -51,46 +51,27 @@ def lecture_08():
     return generator, discriminator
 
 
-def iterations_per_second(build, steps: int, warmup: int) -> float:
-    generator, discriminator = build()
+LECTURE_MODELS = {"lecture-07": lecture_07, "lecture-08": lecture_08}
+
+
+def training_round(preset: str, steps: int, batch_size: int = 32) -> Callable[[], float]:
+    """A round of `steps` lecture iterations, returning iterations per second; the models are built once."""
+    keras.utils.set_random_seed(0)
+    generator, discriminator = LECTURE_MODELS[preset]()
     discriminator.compile(loss="binary_crossentropy", optimizer=Adam(0.0002, 0.5), metrics=["accuracy"])
     noise = Input(shape=(LATENT_SIZE,))
     discriminator.trainable = False
     combined = Model(noise, discriminator(generator(noise)))
     combined.compile(loss="binary_crossentropy", optimizer=Adam(0.0002, 0.5))
     x_train = np.random.default_rng(0).uniform(-1, 1, (4808,) + IMAGE_SHAPE).astype(np.float32)
-    batch_size = 32
-    started = None
-    for step in range(warmup + steps):
-        if step == warmup:
-            started = time.perf_counter()
+
+    def iteration() -> None:
         images_real = x_train[np.random.randint(0, len(x_train), batch_size)]
         images_fake = generator.predict(np.random.randn(batch_size, LATENT_SIZE), verbose=0)
+        discriminator.trainable = True
         discriminator.train_on_batch(images_real, np.ones((batch_size, 1)))
         discriminator.train_on_batch(images_fake, np.zeros((batch_size, 1)))
+        discriminator.trainable = False
         combined.train_on_batch(np.random.randn(batch_size, LATENT_SIZE), np.ones((batch_size, 1)))
-    return steps / (time.perf_counter() - started)
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    results = {"keras": keras.__version__, "backend": keras.backend.backend(), "load_average": os.getloadavg(),
-               "training": []}
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        for name, build, scale in (("lecture-07", lecture_07, 5), ("lecture-08", lecture_08, 1)):
-            speed = iterations_per_second(build, args.steps * scale, warmup=5)
-            print(f"Keras {keras.__version__} ({keras.backend.backend()}) {name}, {threads} thread(s): "
-                  f"{speed:.2f} iterations/s", flush=True)
-            results["training"].append({"preset": name, "threads": threads, "steps_per_second": round(speed, 2)})
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    return lambda: steps_per_second(iteration, steps)
