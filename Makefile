@@ -56,6 +56,7 @@ bench: setup system-packages $(VENV)/.bench-installed
 	$(PY) bench/bench_mnist.py --data-dir $(DATA_DIR)/mnist --http --json bench/results/mnist-cpu.json
 	$(PY) bench/bench_composer.py --data-dir $(DATA_DIR)/midi --weights pretrained/lstm-composer --json bench/results/composer-cpu.json
 	$(PY) bench/bench_gan.py --json bench/results/gan-cpu.json
+	$(PY) bench/bench_abc.py pretrained/abc-composer-rnn pretrained/abc-composer-gru pretrained/abc-composer-lstm pretrained/abc-composer-transformer --json bench/results/abc-cpu.json
 	$(PY) bench/fuzz_midi.py --files 12000 --data-dir $(DATA_DIR)/midi
 	$(PY) bench/load_test.py --clients 32 --seconds 60 --json bench/results/load-cpu.json
 	$(PY) bench/attack.py --json bench/results/attack-cpu.json

@@ -24,6 +24,10 @@ FAKE_TOKEN = "hf_FAKEfakeFAKEfake0123456789abcdefXYZ"
 SHIPPED = [(name, folder) for name in plugin_names()
            for folder in get_plugin(name).weight_folders().values()
            if (REPO_ROOT / "pretrained" / folder / "config.json").is_file()]
+# abc-composer's four comparison folders have the card and code of abc-composer and abc-composer-lab with other
+# weights (which the hub's tab loads in the HTTP and browser tests); a fresh process per folder would add a minute.
+SAME_CARD_AS_ANOTHER = {f"abc-composer-{preset}" for preset in ("rnn", "gru", "lstm", "transformer")}
+CARD_RUNS = [(name, folder) for name, folder in SHIPPED if folder not in SAME_CARD_AS_ANOTHER]
 # The failure paths need a model that is ready to publish; any shipped one will do.
 PUBLISHABLE = SHIPPED[0][0] if SHIPPED else "mnist-cnn"
 
@@ -33,7 +37,7 @@ def hub_upload(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
                           env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.mark.parametrize(("plugin", "folder"), SHIPPED, ids=[folder for _, folder in SHIPPED])
+@pytest.mark.parametrize(("plugin", "folder"), CARD_RUNS, ids=[folder for _, folder in CARD_RUNS])
 def test_dry_run_folder_is_complete_and_loads_in_a_fresh_process(plugin, folder, tmp_path):
     result = hub_upload(plugin, "--repo-id", f"tester/{folder}", "--weights", str(REPO_ROOT / "pretrained" / folder),
                         "--dry-run", str(tmp_path))

@@ -14,6 +14,9 @@ from conftest import REPO_ROOT
 
 SHIPPED = sorted(path for path in (REPO_ROOT / "pretrained").glob("*") if (path / "config.json").is_file())
 MAX_FOLDER_BYTES = 10 * 2**20
+# The MIT lab's faithful model (Embedding 256 -> LSTM 1024 -> Dense) has 5.35 M parameters: 10.7 MB even stored in
+# bfloat16, the smallest that loads back without code of our own. Its folder may hold that and the usual extras.
+LARGER_FOLDERS = {"abc-composer-lab": 12 * 2**20}
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[path.name for path in SHIPPED])
@@ -21,7 +24,7 @@ def test_folder_is_complete_small_and_safetensors_only(folder):
     files = {path.name for path in folder.iterdir()}
     assert {"config.json", "model.safetensors", "README.md", "results.json"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt")) for name in files), "no pickles"
-    assert sum(path.stat().st_size for path in folder.iterdir()) < MAX_FOLDER_BYTES
+    assert sum(path.stat().st_size for path in folder.iterdir()) < LARGER_FOLDERS.get(folder.name, MAX_FOLDER_BYTES)
     config = json.loads((folder / "config.json").read_text())
     for module in {entry.split(".")[0] for entry in config["auto_map"].values()}:
         assert f"{module}.py" in files, f"{module}.py must travel with the weights"

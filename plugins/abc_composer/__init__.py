@@ -25,7 +25,15 @@ from .presets import PRESETS
 EVAL_WINDOW = 128  # every preset is read in the same 128-character chunks, so bits per character compare
 POSITION_BANDS = ((1, 8), (9, 32), (33, 128))  # where in a chunk a character is predicted (context it had)
 GENERATED_TUNES = 64
-SAMPLE_SECONDS = 30.0
+# Generated tunes begin as the demo's and the card's do, with the title field (the lab seeds its generation with
+# "X" likewise). From <bos> alone the models often miss it: chunks begin mid-tune in training, so a fresh state
+# followed by <bos> is rare there, and `best` then began 11 of 64 tunes with a garbled title line ("y:Cheir ...",
+# or a title without "T:"), after which music21 reads no note length from the header and gives up.
+GENERATION_START = "T:"
+SAMPLE_SECONDS = 20.0  # the card's WAV sample (16-bit mono, ~44 kB a second); its MIDI file has the whole tune
+# A shipped folder stays near 10 MB: weights whose float32 copy would pass this are stored in bfloat16 (the lab's
+# 5.35 M parameters: 21 MB -> 10.7 MB) and load back as float32.
+FLOAT32_WEIGHTS_BUDGET = 6_000_000
 LN2 = math.log(2)
 DATA_LICENCE = (
     "Training text: ABC tune books redistributed in music21's corpus (music21 10.5.1: O'Neill's Music of Ireland "
@@ -84,16 +92,18 @@ def bits_per_character(model, texts: list[str], accelerator) -> dict:
             "chunks": int((counts > 0).sum()), "unknown_characters": unknown, "by_position": by_band}
 
 
-def generated_tunes(model, count: int, settings: TuneSettings, batch: int = 16) -> tuple[list[str], list[bool], float]:
-    """`count` tunes from <bos> alone (seeds 0, 1, ...: one per batch of `batch`), whether each was ended by the
-    model, and the characters per second of batched generation."""
+def generated_tunes(model, count: int, settings: TuneSettings, batch: int = 16,
+                    start: str = GENERATION_START) -> tuple[list[str], list[bool], float]:
+    """`count` tunes that begin with `start` (seeds 0, 1, ...: one per batch of `batch`), whether each was ended
+    by the model, and the characters per second of batched generation."""
+    prompt = [BOS, *model.codec.encode(start)]
     texts, ended, characters, started = [], [], 0, time.perf_counter()
     for seed in range(0, count, batch):
-        rows = model.generate_tune([BOS], settings=settings, seed=seed, num_sequences=min(batch, count - seed))
+        rows = model.generate_tune(prompt, settings=settings, seed=seed, num_sequences=min(batch, count - seed))
         for row in rows:
             characters += len(row)
             ended.append(bool(row) and row[-1] == model.config.eos_token_id)
-            texts.append(model.codec.decode(row))
+            texts.append(start + model.codec.decode(row))
     return texts, ended, characters / max(1e-9, time.perf_counter() - started)
 
 
@@ -123,7 +133,9 @@ class AbcComposerPlugin(Plugin):
                 "text.",
         system_packages=("fluidsynth", "fluid-soundfont-gm"),
     )
-    card_metadata = {"license": "mit", "pipeline_tag": "text-generation",
+    # It writes text, but with its own `write_tune` and no tokenizer or `generate`: the Hub's text-generation
+    # snippet (`pipeline("text-generation", ...)`) would fail, so "other", with tags that say what it does.
+    card_metadata = {"license": "mit", "pipeline_tag": "other",
                      "tags": ["music-generation", "abc-notation", "folk-music", "char-rnn", "lstm", "pytorch"]}
     demo_weights = {"best (ours, LSTM 2 x 384)": "abc-composer", "lab (MIT 6.S191 LSTM 1024)": "abc-composer-lab",
                     "rnn": "abc-composer-rnn", "gru": "abc-composer-gru", "lstm": "abc-composer-lstm",
@@ -167,11 +179,13 @@ class AbcComposerPlugin(Plugin):
         count = GENERATED_TUNES if len(data.train) >= 500 else 4
         tunes, ended, batch_speed = generated_tunes(model, count, settings)
         started = time.perf_counter()
-        single = model.generate_tune([BOS], settings=settings, seed=12345)[0]
+        single = model.generate_tune([BOS, *model.codec.encode(GENERATION_START)], settings=settings, seed=12345)[0]
         single_speed = len(single) / max(1e-9, time.perf_counter() - started)
         verdicts = [playable(text) for text in tunes]
         copies = CopyIndex.build(extras["train_texts"])
-        shares = [copies.copy_share(text) for text, (ok, _) in zip(tunes, verdicts) if ok]
+        # a valid tune of fewer than 8 notes has no 8-note n-gram to be copied, so no share
+        shares = [share for text, (ok, _) in zip(tunes, verdicts) if ok
+                  and (share := copies.copy_share(text)) is not None]
         copy_mean, copy_error = mean_and_error(shares)
         reference_mean, reference_error = mean_and_error([copies.copy_share(text) for text in texts[:256]])
         valid = sum(ok for ok, _ in verdicts)
@@ -221,6 +235,7 @@ class AbcComposerPlugin(Plugin):
                           "tunes_over_half_copied": sum(share > 0.5 for share in shares),
                           "validation_copy_share": [reference_mean, reference_error],
                           "invalid_reasons": sorted({why[:120] for ok, why in verdicts if not ok})[:8],
+                          "start": GENERATION_START,
                           "settings": {key: getattr(settings, key) for key in
                                        ("strategy", "temperature", "top_k", "top_p", "max_characters")},
                           "characters_per_second_batch_16": round(batch_speed, 1),
@@ -237,7 +252,18 @@ class AbcComposerPlugin(Plugin):
         model.config.auto_map = {"AutoModel": "modeling_char_lm.CharLmForCausalLM"}
         model.config.register_for_auto_class()
         model.register_for_auto_class(self.auto_class)
-        model.save_pretrained(output_dir, is_main_process=accelerator.is_main_process)
+        if 4 * model.num_parameters() <= FLOAT32_WEIGHTS_BUDGET:
+            model.save_pretrained(output_dir, is_main_process=accelerator.is_main_process)
+            return model
+        # Round the model itself to the stored bfloat16 values first, so the final report measures exactly the
+        # weights that ship (config.json keeps dtype float32: from_pretrained casts them back up, losslessly).
+        with torch.no_grad():
+            for tensor in model.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.copy_(tensor.to(torch.bfloat16))
+        stored = {name: tensor.to(torch.bfloat16) if tensor.is_floating_point() else tensor
+                  for name, tensor in model.state_dict().items()}
+        model.save_pretrained(output_dir, state_dict=stored, is_main_process=accelerator.is_main_process)
         return model
 
     # -------------------------------------------------------------- card

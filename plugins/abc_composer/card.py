@@ -31,7 +31,8 @@ def card_body(results: dict[str, Any]) -> str:
         lines += [
             "### Generated tunes",
             "",
-            f"{generated['tunes']} tunes written from the start token alone with `TuneSettings()` ({settings}), "
+            f"{generated['tunes']} tunes that begin with `{generated.get('start', 'T:')}` (as in the demo and the "
+            f"usage snippet), written with `TuneSettings()` ({settings}), "
             f"seeds 0, 16, 32, 48 for batches of 16: **{generated['valid']} of {generated['tunes']} parse with "
             "music21 and play** (their notes write a MIDI file); "
             f"{generated['ended_by_the_model']} were ended by the model itself, the others stopped at "
@@ -52,6 +53,17 @@ def card_body(results: dict[str, Any]) -> str:
         if generated.get("invalid_reasons"):
             lines += ["Why the others failed: " + "; ".join(f"*{reason}*" for reason in generated["invalid_reasons"])
                       + ".", ""]
+    comparison = results.get("comparison")
+    if comparison:
+        lines += [
+            "### Beside the other presets",
+            "",
+            "The same measures for every model of this plugin shipped with it (all trained and measured on the "
+            "machine named under Training; `python -m plugins.abc_composer.table` writes this table):",
+            "",
+            comparison,
+            "",
+        ]
     sample = test.get("sample") or {}
     if sample.get("wav"):
         lines += [

@@ -190,9 +190,19 @@ def chunk_stream(tunes: list[list[int]], window: int) -> torch.Tensor:
     return torch.from_numpy(padded[starts[:, None] + np.arange(window + 1)])
 
 
-def to_splits(corpus: Corpus, vocabulary: list[str], window: int, description: str) -> DataSplits:
+def book(tune: Tune) -> str:
+    """The tune book (first folder under --data-dir) a tune comes from."""
+    return tune.source.split("/")[0]
+
+
+def to_splits(corpus: Corpus, vocabulary: list[str], window: int, description: str,
+              repeats: dict[str, int] | None = None) -> DataSplits:
+    """The chunked splits; the training tunes of a book named in `repeats` appear that many times in the
+    training stream (the validation tunes, the copy index and the shipped corpus keep each tune once)."""
     codec = CharCodec(vocabulary)
-    train_ids = [codec.encode(tune.text, tune=True) for tune in corpus.train]
+    repeats = repeats or {}
+    train_ids = [codec.encode(tune.text, tune=True) for tune in corpus.train
+                 for _ in range(repeats.get(book(tune), 1))]
     validation_ids = [codec.encode(tune.text, tune=True) for tune in corpus.validation]
     return DataSplits(
         train=TensorDictDataset(input_ids=chunk_stream(train_ids, window)),
@@ -216,14 +226,19 @@ def load_tunes(data_dir: Path | None, preset: Preset) -> DataSplits:
     corpus = build_corpus(Path(data_dir), folders)
     vocabulary = CharCodec.build_vocabulary(tune.text for tune in corpus.train)
     print(f"ABC corpus {Path(data_dir).name}/:\n{corpus.statistics(len(vocabulary))}", flush=True)
-    books = Counter(tune.source.split("/")[0] for tune in corpus.train + corpus.validation)
+    books = Counter(book(tune) for tune in corpus.train + corpus.validation)
+    repeats = dict(preset.training.options.get("repeat_books") or {})
+    unknown = sorted(set(repeats) - set(books))
+    if unknown:
+        raise DataError(f"this preset repeats the tune books {', '.join(unknown)}, which are not under {data_dir}")
     description = (
         f"{len(corpus.train) + len(corpus.validation):,} ABC tunes from {Path(data_dir).name}/ "
         f"({', '.join(f'{name}: {count:,}' for name, count in sorted(books.items()))}); {len(corpus.train):,} "
         f"training / {len(corpus.validation):,} validation tunes, split by tune; "
         f"{sum(len(t.text) for t in corpus.train):,} training characters, vocabulary {len(vocabulary)}"
+        + "".join(f"; {name}'s training tunes {count} times in each pass" for name, count in sorted(repeats.items()))
     )
-    return to_splits(corpus, vocabulary, preset.model.get("window", 100), description)
+    return to_splits(corpus, vocabulary, preset.model.get("window", 100), description, repeats)
 
 
 # ------------------------------------------------------------------ synthetic

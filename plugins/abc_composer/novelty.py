@@ -106,7 +106,9 @@ def opening(text: str) -> str:
 def save_corpus(folder: Path, train_texts: list[str], validation_texts: list[str]) -> Path:
     copies = CopyIndex.build(train_texts)
     tunes = [copies.vocabulary.encode(note_tokens(text)) for text in train_texts]
-    flat = np.concatenate([np.asarray(ids, dtype=np.int32) for ids in tunes]) if tunes else np.empty(0, np.int32)
+    # int16 holds any note vocabulary of a real corpus (a few thousand written notes) at half the bytes
+    dtype = np.int16 if len(copies.vocabulary.tokens) <= np.iinfo(np.int16).max else np.int32
+    flat = np.concatenate([np.asarray(ids, dtype=dtype) for ids in tunes]) if tunes else np.empty(0, dtype)
     offsets = np.cumsum([0, *(len(ids) for ids in tunes)]).astype(np.int64)
     openings = {}
     for text in validation_texts:

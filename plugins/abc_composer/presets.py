@@ -10,9 +10,19 @@ goes once through the tunes cut into windows, in a shuffled order.)
 (0.85-0.89 M, within 5 %), the same data (all the ABC books), the same windows,
 batches, optimizer and number of steps (800 of 16 x 128 characters): the comparison asks only which
 sequence model is better at this size and budget.
+
+`best` reads every book, and the lab's `irish.abc` five times in each pass:
+the lab's tunes are 5.5 % of the books' characters (the Essen folk songs, in
+a plainer notation, are 57 %), and the lab's figure
+is measured on its own held-out tunes, so its style is weighted as the target
+domain (about a quarter of what `best` reads) while the other books still
+teach ABC at large. Trained on the plain mixture, the same model was 0.09
+bits per character behind the lab on the lab's tunes at step 1,600 of 2,400
+(1.92 against 1.83).
 """
 
 from ..base import Preset, TrainingRecipe
+from .data import LAB_FOLDER
 
 ALL_BOOKS = None  # every folder under --data-dir
 COMPARISON = TrainingRecipe(epochs=1, max_steps=800, batch_size=16, learning_rate=3e-3, optimizer="adamw",
@@ -57,12 +67,13 @@ PRESETS = {
     ),
     "best": Preset(
         description="ours: LSTM 2 x 384, Embedding 128, dropout 0.1 (2.0 M parameters), all ABC books, "
-                    "256-character windows, batch 16, AdamW 3e-3 with a one-cycle schedule, clipping at 1, 600 steps "
-                    "(2.5 M characters)",
+                    "256-character windows, the lab's tunes 5 times in each pass, batch 16, AdamW 3e-3 with a one-cycle "
+                    "schedule, clipping at 1, 2,400 steps (9.8 M characters, 2.8 passes over the books)",
         model=dict(cell="lstm", embedding_size=128, hidden_size=384, num_layers=2, dropout=0.1, window=256),
-        training=TrainingRecipe(epochs=1, max_steps=600, batch_size=16, learning_rate=3e-3, optimizer="adamw",
+        training=TrainingRecipe(epochs=4, max_steps=2400, batch_size=16, learning_rate=3e-3, optimizer="adamw",
                                 optimizer_options={"weight_decay": 0.01}, schedule="onecycle",
                                 schedule_options={"pct_start": 0.1}, max_grad_norm=1.0, eval_batch_size=128,
-                                checkpoint_every=200, log_every=20, options={"folders": ALL_BOOKS}),
+                                checkpoint_every=400, log_every=20,
+                                options={"folders": ALL_BOOKS, "repeat_books": {LAB_FOLDER: 5}}),
     ),
 }

@@ -1,6 +1,10 @@
 """The comparison table of the README and the cards, from the `results.json` of trained folders.
 
     python -m plugins.abc_composer.table pretrained/abc-composer-lab pretrained/abc-composer-rnn ...
+    python -m plugins.abc_composer.table --write-cards pretrained/abc-composer*
+
+prints it; with --write-cards it also stores it in each folder's results.json ("comparison") and rewrites
+each folder's card, which then shows it.
 """
 
 from __future__ import annotations
@@ -58,10 +62,23 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(folders: list[str]) -> int:
-    rows = [row(json.loads((Path(folder) / "results.json").read_text()), json.loads((Path(folder) / "config.json").read_text()))
+def main(arguments: list[str]) -> int:
+    write_cards = "--write-cards" in arguments
+    folders = [Path(argument) for argument in arguments if argument != "--write-cards"]
+    rows = [row(json.loads((folder / "results.json").read_text()), json.loads((folder / "config.json").read_text()))
             for folder in folders]
-    print(markdown(rows))
+    table = markdown(rows)
+    print(table)
+    if write_cards:
+        from ..cards import repo_id_for, write_model_card
+        from ..registry import get_plugin
+
+        for folder in folders:
+            results_file = folder / "results.json"
+            results = json.loads(results_file.read_text())
+            results["comparison"] = table
+            results_file.write_text(json.dumps(results, indent=2) + "\n")
+            write_model_card(get_plugin("abc-composer"), folder, results, repo_id_for(folder.resolve().name))
     return 0
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from models.char_lm import BOS, EOS, STRATEGIES, CharCodec, CharLmConfig, CharLmForCausalLM, TuneSettings
+from models.char_lm import BOS, EOS, PAD, STRATEGIES, CharCodec, CharLmConfig, CharLmForCausalLM, TuneSettings
 from plugins.abc_composer.composing import compare, compose_tune, describe, request_settings, surprisal_html
-from plugins.abc_composer.data import build_corpus, chunk_stream, clean_tune, split_tunes, synthetic_tune
+from plugins.abc_composer.data import build_corpus, chunk_stream, clean_tune, load_tunes, split_tunes, synthetic_tune
 from plugins.abc_composer.music import playable, read_abc
 from plugins.abc_composer.novelty import CopyIndex, load_corpus, note_tokens, save_corpus
 from plugins.engine import TrainOptions, train
@@ -75,6 +76,34 @@ def test_corpus_is_split_by_tune_the_same_way_whatever_folders_are_read(tmp_path
     assert {tune.text for tune in only_a.train} <= {tune.text for tune in corpus.train}
     with pytest.raises(DataError, match="book-c"):
         build_corpus(tmp_path, ["book-c"])
+
+
+def test_a_repeated_book_is_read_that_many_times_in_training_only(tmp_path):
+    rng = np.random.default_rng(1)
+    for book in ("book-a", "book-b"):
+        (tmp_path / book).mkdir()
+        tunes = [f"X:{index}\n{synthetic_tune(rng, index)}\n" for index in range(40)]
+        (tmp_path / book / "tunes.abc").write_text("\n".join(tunes))
+    preset = get_plugin("abc-composer").presets["rnn"]
+    plain = load_tunes(tmp_path, preset)
+    repeated_preset = replace(preset, training=replace(
+        preset.training, options={**preset.training.options, "repeat_books": {"book-b": 3}}))
+    repeated = load_tunes(tmp_path, repeated_preset)
+
+    tunes_of_b = [tune for tune in build_corpus(tmp_path).train if tune.source.startswith("book-b/")]
+    codec = CharCodec(plain.extras["vocabulary"])
+    characters_of_b = sum(len(codec.encode(tune.text, tune=True)) for tune in tunes_of_b)
+    assert len(tunes_of_b) > 20
+
+    def targets(split):
+        return int((split.train.fields["input_ids"][:, 1:] != PAD).sum())
+
+    assert "book-b's training tunes 3 times" in repeated.description
+    assert targets(repeated) == targets(plain) + 2 * characters_of_b  # book-b's tunes twice more, nothing else
+    assert torch.equal(repeated.validation.fields["input_ids"], plain.validation.fields["input_ids"])
+    assert repeated.extras["train_texts"] == plain.extras["train_texts"]  # the copy index sees each tune once
+    with pytest.raises(DataError, match="book-c"):
+        load_tunes(tmp_path, replace(preset, training=replace(preset.training, options={"repeat_books": {"book-c": 2}})))
 
 
 def test_chunks_cover_every_character_once():
