@@ -13,7 +13,8 @@ bench/alternate.py), on one thread:
   forward + backward + update;
 - generation: characters per second of one tune written from `<bos>` with the
   model's stateful step (`generate_tune`, top-p 0.95, at most 300 characters),
-  what the demo tab does.
+  the step the demo tab runs (it starts from `T:`; a character costs the same
+  whatever came before it).
 
 Each is printed as median (min-max) over the rounds, and as a ratio to the
 first folder (the ratio of medians, min-max of the per-round ratios).
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{folder.name} ({model.config.cell}, {model.num_parameters() / 1e6:.2f} M)"
         names.append(name)
         training[name] = training_round(model, sample_batch(folder, model), args.train_steps)
+        # a copy of its own: the training rounds change `model`'s weights, generation writes with the shipped ones
         generation[name] = generation_round(CharLmForCausalLM.from_pretrained(folder).eval(), args.tunes)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread, {args.rounds} rounds "
           f"alternating; ratios to {names[0]}")
