@@ -19,7 +19,7 @@ from models.lstm_composer.midi_codec import (
 from plugins.base import TrainingParts
 from plugins.errors import DataError, UnusableInputError
 from plugins.lstm_composer import LstmComposerPlugin
-from plugins.lstm_composer.audio import piano_roll, render, synthesize
+from plugins.lstm_composer.audio import piano_roll, render, synthesize, timed_piano_roll
 from plugins.lstm_composer.composing import (
     LOOP_BARS, NO_REMEDIES, Remedies, compose_piece, default_remedies, describe, request_settings,
 )
@@ -198,6 +198,13 @@ def test_piano_roll_marks_primer_and_new_notes():
     assert orange > blue > 0 and image.shape[1] <= 1601
 
 
+def test_a_timed_piano_roll_spans_the_seconds_the_music_plays():
+    roll = timed_piano_roll(TUNE, 12, 100.0, primer_steps=12)  # the last note ends at step 48: 2.4 s at 100 BPM
+    step_seconds = 60 / 100 / 12
+    assert roll.start == 0 and 48 * step_seconds <= roll.end <= 48 * step_seconds + step_seconds / 8  # one pixel
+    assert roll.image.width == np.asarray(piano_roll(TUNE, 12, primer_steps=12)).shape[1]
+
+
 # ------------------------------------------------------------------ composing for people
 SHORT = request_settings(num_tokens=16)
 
@@ -283,6 +290,27 @@ def test_an_upload_is_the_primer_unless_the_corpus_is_chosen(tmp_path):
     assert compose_piece(tiny_model(), corpus, SHORT, primer_source="random").primer_description == "a few random notes"
     chosen = compose_piece(tiny_model(), corpus, SHORT, primer_source="corpus", primer=str(upload))
     assert "x.mid" in chosen.primer_description
+
+
+def test_a_typed_melody_is_the_primer_and_bad_text_says_what_is_wrong(tmp_path):
+    melody = "C4 E4 G4:2 . C5:1/2"
+    chosen = compose_piece(tiny_model(), None, SHORT, primer_source="melody", melody=melody)
+    notes, steps_per_beat = CODEC.notes_from_ids(chosen.primer_ids)
+    assert [(note.pitch, note.onset, note.duration) for note in notes] == [(60, 0, 12), (64, 12, 12), (67, 24, 24),
+                                                                          (72, 60, 6)]
+    assert chosen.primer_description == "your melody (4 notes)"
+    sent = compose_piece(tiny_model(), None, SHORT, primer_source="random", melody=melody)
+    assert sent.primer_ids == chosen.primer_ids, "a melody sent with the default source is the primer"
+    upload = tmp_path / "mine.mid"
+    upload.write_bytes(tune_bytes())
+    with pytest.raises(UnusableInputError, match="Both a MIDI file and a typed melody"):
+        compose_piece(tiny_model(), None, SHORT, primer_source="random", primer=str(upload), melody=melody)
+    assert compose_piece(tiny_model(), None, SHORT, primer_source="upload", primer=str(upload),
+                         melody=melody).primer_ids == CODEC.ids_from_midi(tune_bytes())
+    with pytest.raises(UnusableInputError, match="“H4” is not a note"):
+        compose_piece(tiny_model(), None, SHORT, primer_source="melody", melody="C4 H4")
+    with pytest.raises(UnusableInputError, match="Type a melody"):
+        compose_piece(tiny_model(), None, SHORT, primer_source="melody", melody="  ")
 
 
 @pytest.mark.parametrize(("remedies", "message"), [

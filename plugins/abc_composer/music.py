@@ -99,6 +99,51 @@ def read_abc(text: str) -> Tune:
     return Tune(sorted(notes), tempo, title)
 
 
+def longest_repetition(items: list, max_period: int) -> tuple[int, int, int]:
+    """(period, first, count) of the longest stretch `items[first:first + count]` in which every item equals the
+    one `period` items earlier, for periods 1 to `max_period`: one phrase of `period` items played count / period
+    times in a row. (0, 0, 0) when nothing repeats. O(len(items) x max_period)."""
+    best = (0, 0, 0)
+    for period in range(1, min(max_period, len(items) // 2) + 1):
+        run = 0
+        for index in range(len(items) - period + 1):
+            if index + period < len(items) and items[index] == items[index + period]:
+                run += 1
+                continue
+            if run >= period and run + period > best[2]:  # items[index - run : index + period]: two plays or more
+                best = (period, index - run, run + period)
+            run = 0
+    return best
+
+
+@dataclass
+class PhraseLoop:
+    """The longest stretch of a tune that is one phrase played over and over, note for note."""
+
+    phrase_notes: int  # notes (a chord counts once) in the phrase; 0 when no phrase plays twice in a row
+    plays: float  # how many times in a row it sounds (a last, partial play counts its share)
+    beats: float  # quarter-note beats the stretch lasts
+
+
+MAX_PHRASE_NOTES = 32
+
+
+def phrase_loop(notes: list[Note], steps_per_beat: int = STEPS_PER_BEAT) -> PhraseLoop:
+    """The tune's longest stretch of one phrase of 1 to MAX_PHRASE_NOTES notes played again and again. A note here is
+    the pitches starting at one moment, their lengths and the time to the next one. A tune that writes a repeat out
+    plays its phrase twice; a decoder stuck in a loop, dozens of times."""
+    onsets = sorted({note.onset for note in notes})
+    chords: dict[int, list[tuple[int, int]]] = {}
+    for note in notes:
+        chords.setdefault(note.onset, []).append((note.pitch, note.duration))
+    ends = onsets[1:] + [max((note.onset + note.duration for note in notes), default=0)]
+    events = [(tuple(sorted(chords[onset])), end - onset) for onset, end in zip(onsets, ends)]
+    period, first, count = longest_repetition(events, MAX_PHRASE_NOTES)
+    if not period:
+        return PhraseLoop(0, 0.0, 0.0)
+    return PhraseLoop(period, count / period, (ends[first + count - 1] - onsets[first]) / steps_per_beat)
+
+
 def playable(text: str) -> tuple[bool, str]:
     """(True, "") for a tune that parses and plays (its MIDI file reads back), else (False, why)."""
     try:
@@ -113,4 +158,4 @@ def playable(text: str) -> tuple[bool, str]:
     return True, ""
 
 
-__all__ = ["Tune", "read_abc", "playable", "STEPS_PER_BEAT", "DEFAULT_PROGRAM"]
+__all__ = ["Tune", "read_abc", "playable", "phrase_loop", "PhraseLoop", "longest_repetition", "STEPS_PER_BEAT", "DEFAULT_PROGRAM"]

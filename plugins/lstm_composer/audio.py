@@ -210,16 +210,26 @@ def write_wav(path: Path, rendering: Rendering) -> Path:
 
 
 # ------------------------------------------------------------------ piano roll
+MAX_ROLL_WIDTH = 1600
+
+
+def pixels_per_step(notes: list[Note], max_width: int = MAX_ROLL_WIDTH) -> float:
+    """The piano roll's horizontal scale: 8 pixels a grid step, less when the piece would pass `max_width`."""
+    total = max((note.onset + note.duration for note in notes), default=0)
+    return min(8.0, max_width / max(1, total))
+
+
 def piano_roll(notes: list[Note], steps_per_beat: int, primer_steps: int = 0, beats_per_bar: int = 4,
-               max_width: int = 1600) -> Image.Image:
-    """Pitch against time; the primer's notes in blue-grey, the generated ones in orange, a line per bar."""
+               max_width: int = MAX_ROLL_WIDTH) -> Image.Image:
+    """Pitch against time; the primer's notes in blue-grey, the generated ones in orange, a line per bar.
+    Its left edge is step 0, and step s is `s * pixels_per_step(notes)` pixels to the right."""
     if not notes:
         return Image.new("RGB", (400, 120), "white")
     low = max(0, min(note.pitch for note in notes) - 2)
     high = min(127, max(note.pitch for note in notes) + 2)
     row = max(2, min(8, 480 // (high - low + 1)))
     total = max(note.onset + note.duration for note in notes)
-    scale = min(8.0, max_width / max(1, total))  # pixels per step
+    scale = pixels_per_step(notes, max_width)
     width, height = int(total * scale) + 1, (high - low + 1) * row
     image = Image.new("RGB", (width, height), (252, 252, 250))
     draw = ImageDraw.Draw(image)
@@ -236,3 +246,22 @@ def piano_roll(notes: list[Note], steps_per_beat: int, primer_steps: int = 0, be
         color = (110, 130, 160) if note.onset < primer_steps else (230, 120, 40)
         draw.rectangle([x0, y + 1, x1, y + row - 1], fill=color)
     return image
+
+
+@dataclass
+class TimedRoll:
+    """A piano roll and the stretch of the audio it shows: its left edge is `start` seconds into the rendering,
+    its right edge `end` seconds. A page can then draw a playhead over it that follows the audio player."""
+
+    image: Image.Image
+    start: float
+    end: float
+
+
+def timed_piano_roll(notes: list[Note], steps_per_beat: int, tempo_bpm: float, primer_steps: int = 0) -> TimedRoll:
+    """`piano_roll` with its time range: the rendering starts at step 0 (`render` adds no silence before it) and
+    each step lasts 60 / tempo / steps_per_beat seconds, as `render` plays it."""
+    image = piano_roll(notes, steps_per_beat, primer_steps)
+    step_seconds = 60.0 / tempo_bpm / steps_per_beat
+    steps = image.width / pixels_per_step(notes) if notes else 0.0
+    return TimedRoll(image, 0.0, steps * step_seconds)

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image
 from transformers.generation.logits_process import (
     LogitsProcessor,
     LogitsProcessorList,
@@ -38,12 +37,13 @@ from models.lstm_composer.midi_codec import (
 from models.lstm_composer.modeling_lstm_composer import ComposeSettings, LstmComposerForCausalLM, one_intra_op_thread
 
 from ..errors import UnusableInputError, bounded_number
-from .audio import GM_PROGRAMS, Rendering, piano_roll, render
+from ..melody_entry import melody_to_midi, parse_melody
+from .audio import GM_PROGRAMS, Rendering, TimedRoll, render, timed_piano_roll
 from .novelty import NGRAM_SIZES, PieceShape, ShippedCorpus, piece_shape
 
 MAX_LENGTH = 2048  # new tokens per request
 MAX_BEAMS = 16  # beams per request
-PRIMER_SOURCES = ("random", "corpus", "upload")
+PRIMER_SOURCES = ("random", "corpus", "upload", "melody")
 MAX_PRIMER_TOKENS = 128
 BEATS_PER_BAR = 4  # how bars are counted when repetition is measured
 
@@ -212,7 +212,7 @@ class ComposedPiece:
     primer_ids: list[int]
     new_ids: list[int]
     rendering: Rendering
-    roll: Image.Image
+    roll: TimedRoll  # the piano roll and the seconds of the audio it spans
     copy_rates: dict[int, float | None]
     shape: PieceShape
     primer_description: str
@@ -252,14 +252,39 @@ def uploaded(upload) -> bool:
     return upload is not None and str(upload) != ""
 
 
+def typed(melody) -> bool:
+    return isinstance(melody, str) and melody.strip() != ""
+
+
+def melody_primer(model: LstmComposerForCausalLM, melody) -> list[int]:
+    """A typed melody (plugins.melody_entry's note names) as primer ids; bad text raises UnusableInputError."""
+    if not typed(melody):
+        raise UnusableInputError("Type a melody (e.g. “C4 D4 E4 G4:2”) or play it on the keyboard, or pick "
+                                 "another primer source.")
+    try:
+        ids = model.codec.ids_from_midi(melody_to_midi(parse_melody(melody)))
+    except UnusableMidiError:  # only the lecture's chord codec refuses a melody: chords it never saw
+        raise UnusableInputError("None of your melody's notes is a chord this model knows (the lecture's codec "
+                                 "knows only the chords of its training pieces); choose the other model.") from None
+    return trim_primer(model, ids)
+
+
 def choose_primer(model, source: str, corpus_piece: str | None, upload, corpus: ShippedCorpus | None,
-                  generator: torch.Generator) -> tuple[list[int], str]:
-    """The primer ids and what they are, in words. An uploaded file is the primer unless the corpus is chosen:
-    "random" is the default, and someone who sends a file means it."""
+                  generator: torch.Generator, melody=None) -> tuple[list[int], str]:
+    """The primer ids and what they are, in words. A primer the request sent (an uploaded file, a typed melody)
+    is used unless another source is named: "random" is the default, and someone who sends one means it."""
     if source not in PRIMER_SOURCES:
         raise UnusableInputError(f"Primer source must be one of {', '.join(PRIMER_SOURCES)}; got {str(source)[:40]!r}.")
-    if source == "random" and not uploaded(upload):
+    if source == "random":
+        if uploaded(upload) and typed(melody):
+            raise UnusableInputError("Both a MIDI file and a typed melody were sent: choose which is the primer "
+                                     "(primer source “upload” or “melody”).")
+        source = "upload" if uploaded(upload) else "melody" if typed(melody) else "random"
+    if source == "random":
         return model.random_primer(generator), "a few random notes"
+    if source == "melody":
+        ids = melody_primer(model, melody)
+        return ids, f"your melody ({len(parse_melody(melody))} notes)"
     if source == "corpus":
         if corpus is None or not corpus.primers:
             raise UnusableInputError("These weights ship no corpus pieces; choose a random or uploaded primer.")
@@ -285,6 +310,7 @@ def compose_piece(
     primer=None,
     instrument: str = "Acoustic Grand Piano",
     tempo: float = 100.0,
+    melody: str | None = None,
     progress=None,
 ) -> ComposedPiece:
     """Compose, render and measure one piece with `settings` (default: the model's defaults) and, for greedy and
@@ -301,7 +327,8 @@ def compose_piece(
     program = GM_PROGRAMS[instrument]
 
     generator = torch.Generator().manual_seed(seed)
-    primer_ids, primer_description = choose_primer(model, primer_source, corpus_piece, primer, corpus, generator)
+    primer_ids, primer_description = choose_primer(model, primer_source, corpus_piece, primer, corpus, generator,
+                                                   melody)
 
     def report(done, total):
         if progress is not None:
@@ -327,7 +354,7 @@ def compose_piece(
         primer_ids=primer_ids,
         new_ids=new_ids,
         rendering=rendering,
-        roll=piano_roll(notes, steps_per_beat, primer_steps),
+        roll=timed_piano_roll(notes, steps_per_beat, tempo, primer_steps),
         copy_rates={n: corpus.index.copy_rate(new_ids, n) if corpus is not None else None for n in NGRAM_SIZES},
         shape=piece_shape(new_notes, steps_per_beat, BEATS_PER_BAR),
         primer_description=primer_description,
