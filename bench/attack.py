@@ -113,13 +113,13 @@ def cases(api: Api, url: str) -> dict:
     def midi_flood():
         reference = api.upload("flood.mid", control_change_flood())
         answers = [api.call("lstm_composer_compose", [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None,
-                                                      reference, "Acoustic Grand Piano", 100, 1.2, 12])
+                                                      reference, "Acoustic Grand Piano", 100, 1.2, 12, ""])
                    for _ in range(4)]
         return sorted({outcome(answer) for answer in answers})
 
     def queue_flood():
         flood = [COMPOSER_MODEL, "sample", 1.0, 0, 0.95, 4, 2048, 0, "random", None, None, "Acoustic Grand Piano",
-                 100, 1.2, 12]
+                 100, 1.2, 12, ""]
         accepted = {}
         for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
             attacker = Api(url, address)

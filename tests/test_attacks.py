@@ -36,7 +36,7 @@ FILE_ENDPOINTS = [
     ("font_style_explain", lambda ref: [ref, STYLE_MODEL]),
     ("font_style_explain_drawing", lambda ref: [{"background": ref, "layers": [ref], "composite": ref}, STYLE_MODEL]),
     ("lstm_composer_compose", lambda ref: [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None, ref,
-                                           "Acoustic Grand Piano", 100, 1.2, 12]),
+                                           "Acoustic Grand Piano", 100, 1.2, 12, ""]),
 ]
 
 
@@ -119,7 +119,7 @@ def test_a_composition_is_kept_once_inside_the_swept_folder(api):
     folder = hub_folder(api)
     kind, (wav, midi, roll, notes) = api.call("lstm_composer_compose", [
         COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 64, 12345, "random", None, None, "Acoustic Grand Piano", 100,
-        1.2, 12])
+        1.2, 12, ""])
     assert kind == "complete"
     copies = [path for path in folder.rglob("lstm-composer-seed12345.wav")]
     assert len(copies) == 1 and Path(wav["path"]) == copies[0]
@@ -147,7 +147,7 @@ def test_the_sweeper_removes_old_files_and_keeps_the_folder_under_its_budget(tmp
 # -------------------------------------------------------------------- fair use
 def test_a_few_clients_cannot_fill_the_queue_for_a_stranger(api, hub):
     flood = [COMPOSER_MODEL, "sample", 1.0, 0, 0.95, 4, 512, 0, "random", None, None, "Acoustic Grand Piano", 100,
-             1.2, 12]
+             1.2, 12, ""]
     refused = {}
     for address in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
         attacker = Api(hub.url, address)
@@ -192,12 +192,14 @@ def test_malformed_digit_requests_get_a_sentence(api, body, phrase):
 @pytest.mark.parametrize(("position", "value", "phrase"), [
     (2, '"hot"', "must be a number"), (7, "NaN", "finite"), (7, "Infinity", "finite"), (6, "[64]", "must be a number"),
     (6, "true", "must be a number"), (1, "3", "must be text"), (10, '"/etc/passwd"', "uploaded file"),
-    (13, '"strong"', "must be a number"), (14, "2", "at least 3"),
+    (13, '"strong"', "must be a number"), (14, "2", "at least 3"), (15, "60", "must be text"),
+    (15, '"C4 H4"', "is not a note"), (15, '"' + "C4 " * 65 + '"', "at most 64"),
 ], ids=["text-for-a-slider", "nan-seed", "infinite-seed", "list-for-a-length", "bool-for-a-length",
-        "number-for-a-strategy", "path-for-a-file", "text-for-a-penalty", "too-short-n-grams"])
+        "number-for-a-strategy", "path-for-a-file", "text-for-a-penalty", "too-short-n-grams", "number-for-a-melody",
+        "bad-note-in-a-melody", "too-long-a-melody"])
 def test_wrong_types_for_the_composer_get_a_sentence_and_no_traceback(api, hub, position, value, phrase):
     arguments = [f'"{COMPOSER_MODEL}"', '"greedy"', "1.0", "0", "0.95", "4", "16", "0", '"random"', "null", "null",
-                 '"Acoustic Grand Piano"', "100", "1.2", "12"]
+                 '"Acoustic Grand Piano"', "100", "1.2", "12", '""']
     arguments[position] = value
     assert_refused(api.call("lstm_composer_compose", '{"data": [' + ", ".join(arguments) + "]}"), phrase)
     assert "Traceback" not in hub.log.read_text()[-20000:]
@@ -206,7 +208,7 @@ def test_wrong_types_for_the_composer_get_a_sentence_and_no_traceback(api, hub, 
 def test_a_midi_flood_as_primer_is_refused_with_a_message(api):
     reference = api.upload("flood.mid", control_change_flood())
     assert_refused(api.call("lstm_composer_compose", [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None,
-                                                      reference, "Acoustic Grand Piano", 100, 1.2, 12]),
+                                                      reference, "Acoustic Grand Piano", 100, 1.2, 12, ""]),
                    "too many", "at most", "MB")
     assert_still_serving(api)
 

@@ -45,12 +45,11 @@ def test_drawing_a_digit_with_the_mouse_gives_its_label(page, hub, artifacts_dir
     assert answer.inner_text().strip() == digit
 
 
-# Gradio's player (a waveform) decodes the WAV in the page and shows its length as "m:ss".
+# The composers' player is the browser's own <audio> element (the piano roll's playhead follows it): once it has
+# loaded the WAV, its duration is the piece's length in seconds.
 AUDIO_SECONDS_JS = """() => {
-    const shown = document.querySelector('#composer-audio time#duration');
-    if (!shown) return 0;
-    const [minutes, seconds] = shown.innerText.trim().split(':').map(Number);
-    return 60 * minutes + seconds || 0;
+    const audio = document.querySelector('#composer-audio audio');
+    return audio && Number.isFinite(audio.duration) ? audio.duration : 0;
 }"""
 
 

@@ -158,4 +158,5 @@ def playable(text: str) -> tuple[bool, str]:
     return True, ""
 
 
-__all__ = ["Tune", "read_abc", "playable", "phrase_loop", "PhraseLoop", "longest_repetition", "STEPS_PER_BEAT", "DEFAULT_PROGRAM"]
+__all__ = ["Tune", "read_abc", "playable", "phrase_loop", "PhraseLoop", "longest_repetition", "STEPS_PER_BEAT",
+           "DEFAULT_PROGRAM"]

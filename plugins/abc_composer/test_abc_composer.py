@@ -13,9 +13,11 @@ import pytest
 import torch
 
 from models.char_lm import BOS, EOS, PAD, STRATEGIES, CharCodec, CharLmConfig, CharLmForCausalLM, TuneSettings
-from plugins.abc_composer.composing import compare, compose_tune, describe, request_settings, surprisal_html
+from plugins.abc_composer.composing import (
+    ComposedTune, compare, compose_tune, describe, request_settings, surprisal_html,
+)
 from plugins.abc_composer.data import build_corpus, chunk_stream, clean_tune, load_tunes, split_tunes, synthetic_tune
-from plugins.abc_composer.music import playable, read_abc
+from plugins.abc_composer.music import longest_repetition, phrase_loop, playable, read_abc
 from plugins.abc_composer.novelty import CopyIndex, load_corpus, note_tokens, save_corpus
 from plugins.engine import TrainOptions, train
 from plugins.errors import DataError, UnusableInputError
@@ -201,6 +203,60 @@ def test_real_abc_becomes_notes_midi_and_audio():
     rendering = tune.render()
     assert rendering.samples.size > rendering.sample_rate  # more than a second of sound
     assert tune.piano_roll().width > 100
+
+
+def test_the_longest_repeated_phrase_is_found_in_notes_and_text():
+    assert longest_repetition(list("xyabcabcabcab"), 8) == (3, 2, 11)  # "abc" 3 and 2/3 times
+    assert longest_repetition(list("abcdef"), 8) == (0, 0, 0)
+    looping = read_abc("T:Loop\nM:4/4\nL:1/8\nK:C\nC2 " + "DEFG " * 12 + "|c4|]")
+    loop = phrase_loop(looping.notes)
+    assert (loop.phrase_notes, loop.plays, loop.beats) == (4, 12.0, 24.0)  # 48 eighth notes
+    real = phrase_loop(read_abc(clean_tune(split_tunes(TUNE)[0])).notes)
+    assert real.plays < 3
+
+
+def written(text: str, settings) -> str:
+    """describe() of a tune as compose_tune would measure it, without a model."""
+    tune = read_abc(text)
+    piece = ComposedTune(text, "T:", True, True, "", roll=None, loop=phrase_loop(tune.notes), tempo=tune.tempo,
+                         timings={"seconds": 1.0, "characters": len(text), "characters_per_second": len(text)})
+    return describe(piece, settings)
+
+
+def test_a_looping_tune_is_called_so_with_the_remedy_and_a_real_one_is_not():
+    loop = "T:Loop\nM:4/4\nL:1/8\nK:C\n" + "|".join(["G2G2 G2G2"] * 6) + "|]"  # one note, 24 times, 24 beats
+    greedy = request_settings(strategy="greedy")
+    notes = written(loop, greedy)
+    assert notes.startswith("**This tune loops**: a phrase of 1 note plays 24 times in a row (12 s of the same")
+    assert "set the repetition penalty to 1.2 and the no-repeat n-gram size to 16" in notes
+    assert "greedy, no remedies against loops" in notes
+    remedied = request_settings(strategy="greedy", no_repeat_ngram_size=16)
+    assert "Set a smaller no-repeat n-gram size" in written(loop, remedied)
+    assert "Raise the temperature" in written(loop, request_settings(strategy="top-p"))
+    spaces = "T:Pad\nM:4/4\nL:1/8\nK:C\nCDEF GABc|" + " " * 300
+    assert "its text repeats 1 character 300 times in a row" in written(spaces, greedy)
+    real = written(clean_tune(split_tunes(TUNE)[0]), greedy)
+    assert "This tune loops" not in real and "**Repetition**: its longest stretch of one repeated phrase" in real
+
+
+def test_greedy_remedies_are_transformers_processors_checked_on_the_server():
+    remedied = request_settings(strategy="greedy", repetition_penalty=1.2, no_repeat_ngram_size=16)
+    assert [type(processor).__name__ for processor in remedied.processors()] == [
+        "RepetitionPenaltyLogitsProcessor", "NoRepeatNGramLogitsProcessor"]
+    assert request_settings(strategy="top-p", no_repeat_ngram_size=16).processors()[-1].__class__.__name__ == \
+        "TopPLogitsWarper", "sampling keeps its own processors only"
+    for values, message in (({"no_repeat_ngram_size": 3}, "at least 4 characters"),
+                            ({"no_repeat_ngram_size": 201}, "between 0 and 200"),
+                            ({"repetition_penalty": 0.9}, "between 1 and 2"),
+                            ({"repetition_penalty": "strong"}, "must be a number")):
+        with pytest.raises(UnusableInputError, match=message):
+            request_settings(**values)
+    model = tiny_model()
+    prompt = [BOS, *model.codec.encode("T:A\nK:D\n")]
+    written_ids = model.generate_tune(prompt, settings=replace(remedied, max_characters=120))[0]
+    whole = prompt + written_ids
+    grams = [tuple(whole[i:i + 16]) for i in range(len(whole) - 15)]
+    assert len(grams) == len(set(grams)), "no 16 characters in a row twice"
 
 
 @pytest.mark.skipif(not (REAL_ABC / "mit-6s191-irish").is_dir(), reason="the real ABC corpus is not here")

@@ -141,21 +141,23 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                                    scale=2, elem_id="composer-length")
                 seed = gr.Number(value=0, precision=0, minimum=0, maximum=2**31 - 1, label="Seed", scale=1,
                                  min_width=80)
-            strategy = gr.Radio(list(STRATEGIES), value=defaults.strategy, label="Strategy", elem_id="composer-strategy")
+            strategy = gr.Radio(list(STRATEGIES), value=defaults.strategy, label="Strategy",
+                                elem_id="composer-strategy")
             primer_source = gr.Radio(PRIMER_CHOICES, value="random", label="Primer", elem_id="composer-primer-source")
             with gr.Row(equal_height=True):
                 corpus_piece = gr.Dropdown(pieces, value=pieces[0] if pieces else None,
                                            label="Corpus piece (never trained on)", elem_id="composer-corpus-piece")
                 primer = gr.File(label="Your MIDI file (at most 5 MB)", file_types=[".mid", ".midi"], type="filepath",
                                  height=90, elem_id="composer-primer")
-            melody = gr.Textbox(label="Your melody: play it below or type it (C4 = middle C, . a rest, :2 two beats)",
-                                placeholder="C4 D4 E4 G4:2 . E4:1/2 D4:1/2 C4:2   (Enter composes)", max_lines=1,
-                                elem_id="composer-melody")
+            melody = gr.Textbox("", max_lines=1, elem_id="composer-melody",
+                                label="Your melody: play it below or type it (C4 = middle C, . a rest, :2 two beats)",
+                                placeholder="C4 D4 E4 G4:2 . E4:1/2 D4:1/2 C4:2   (Enter composes)")
             keyboard(melody, elem_id="composer-keyboard")
             button = gr.Button("Compose", variant="primary", elem_id="composer-compose")
-            examples = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[name] for name, _ in EXAMPLE_PRIMERS],
-                                  type="index", label="Examples: openings of corpus pieces it never trained on "
-                                                      "(click one, then Compose)", elem_id="composer-examples")
+            examples = gr.Dataset(components=[gr.Textbox(render=False)],
+                                  samples=[[name] for name, _ in EXAMPLE_PRIMERS], type="index",
+                                  label="Examples: openings of corpus pieces it never trained on (click one, then "
+                                        "Compose)", elem_id="composer-examples")
             with gr.Accordion("More settings: sampling, beams, remedies against loops, instrument, tempo", open=False,
                               elem_id="composer-more"):
                 with gr.Row():
@@ -185,8 +187,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             midi_file = gr.File(label="MIDI file", elem_id="composer-midi")
 
     outputs = [audio, midi_file, roll, info]
-    inputs = [weights, strategy, temperature, top_k, top_p, num_beams, length, seed, primer_source, corpus_piece, primer,
-              instrument, tempo, repetition_penalty, no_repeat_ngram_size, melody]
+    inputs = [weights, strategy, temperature, top_k, top_p, num_beams, length, seed, primer_source, corpus_piece,
+              primer, instrument, tempo, repetition_penalty, no_repeat_ngram_size, melody]
     clear = {"fn": lambda: (None, None, None, ""), "inputs": None, "outputs": outputs, "queue": False,
              "api_visibility": "private"}
     button.click(**clear).then(compose, inputs, outputs, api_name="lstm_composer_compose", **HEAVY)
