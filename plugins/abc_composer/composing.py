@@ -224,7 +224,8 @@ def describe(piece: ComposedTune, settings: RequestSettings) -> str:
         lines.append(f"**Plays**: music21 read the tune ({how}).")
         loop = piece.loop
         lines.append(f"**Repetition**: its longest stretch of one repeated phrase is a phrase of {loop.phrase_notes} "
-                     f"notes played {loop.plays:.1f} times ({loop.beats:g} beats)." if loop.phrase_notes else
+                     f"note{'s' if loop.phrase_notes > 1 else ''} played {loop.plays:.1f} times ({loop.beats:g} "
+                     "beats)." if loop.phrase_notes else
                      "**Repetition**: no phrase plays twice in a row.")
     else:
         lines.append(f"**Does not play**: {piece.problem} The text is shown as the model wrote it.")

@@ -148,7 +148,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                 corpus_piece = gr.Dropdown(pieces, value=pieces[0] if pieces else None,
                                            label="Corpus piece (never trained on)", elem_id="composer-corpus-piece")
                 primer = gr.File(label="Your MIDI file (at most 5 MB)", file_types=[".mid", ".midi"], type="filepath",
-                                 height=90, elem_id="composer-primer")
+                                 height=100, elem_id="composer-primer")
             melody = gr.Textbox("", max_lines=1, elem_id="composer-melody",
                                 label="Your melody: play it below or type it (C4 = middle C, . a rest, :2 two beats)",
                                 placeholder="C4 D4 E4 G4:2 . E4:1/2 D4:1/2 C4:2   (Enter composes)")
