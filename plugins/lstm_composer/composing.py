@@ -265,7 +265,7 @@ def melody_primer(model: LstmComposerForCausalLM, melody) -> list[int]:
         ids = model.codec.ids_from_midi(melody_to_midi(parse_melody(melody)))
     except UnusableMidiError:  # only the lecture's chord codec refuses a melody: chords it never saw
         raise UnusableInputError("None of your melody's notes is a chord this model knows (the lecture's codec "
-                                 "knows only the chords of its training pieces); choose the other model.") from None
+                                 "knows only the chords of its training pieces); choose another model.") from None
     return trim_primer(model, ids)
 
 
