@@ -1,14 +1,15 @@
 """Fit and measure the "not sure" check (plugins.familiarity) of a shipped classifier, and write its statistics.
 
     python -m plugins.familiarity_fit mnist-cnn pretrained/mnist-cnn --data-dir DATA/mnist
-    python -m plugins.familiarity_fit font-style pretrained/font-style-cnn
+    python -m plugins.familiarity_fit font-style pretrained/font-style-cnn     # measures only: no statistics
 
-Fits the class means and shared covariance on the training split, sets the limit at the 99th percentile of
-the validation split, then measures how often the check says "not sure": on the test split (real pictures it
+For the digits: fits the class means and shared covariance on the training split, sets the limit at the 99th
+percentile of the validation split and writes `familiarity.safetensors` into the folder (the hub reads it
+from there). For both: measures how often the check says "not sure" on the test split (real pictures it
 should accept), on pictures made the way users make them (mouse drawings, photos on grainy paper) and on
-junk (a dot, specks, a scribble, hatching, a filled box, the other tab's kind of picture). Beside it, for the
-record, the answer's own confidence (top probability) and the energy score at the same 1 % of validation
-pictures. Writes `familiarity.safetensors` into the folder (the hub reads it from there).
+junk (a dot, specks, a scribble, hatching, a filled box, the other tab's kind of picture); beside it, for the
+record, how much of the junk the answer's own top probability, or its energy, would catch at the same 1 %
+of validation pictures.
 """
 
 from __future__ import annotations
@@ -119,6 +120,25 @@ def doubt_rate(check, pictures) -> tuple[float, int]:
     return (float(np.mean(doubts)) if doubts else float("nan")), len(doubts)
 
 
+def answer_confidence_alone(model, check, validation_logits, pictures) -> dict[str, float]:
+    """For the record: the share of `pictures` the classifier's own top probability, or its energy, would call
+    "not sure" at the same 1 % of validation pictures."""
+    frames = []
+    for picture in pictures:
+        try:
+            frames.append(check.prepare(picture)[1])
+        except UnusableInputError:
+            continue
+    with torch.no_grad():
+        logits = model(pixel_values=torch.from_numpy(np.stack(frames))[:, None]).logits.double()
+    shares = {}
+    for name, score in (("top probability", lambda values: -values.softmax(-1).max(-1).values),
+                        ("energy", lambda values: -torch.logsumexp(values, -1))):
+        limit = np.percentile(score(validation_logits).numpy(), QUANTILE)
+        shares[name] = float((score(logits) > limit).double().mean())
+    return shares
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("plugin", choices=sorted(CHECKS))
@@ -133,45 +153,47 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads((args.folder / "results.json").read_text()) if (args.folder / "results.json").is_file() else {}
     data = plugin.load_data(args.data_dir, plugin.preset(results.get("preset")), seed=0)
 
-    def batches(dataset):
-        loader = torch.utils.data.DataLoader(dataset, batch_size=500, collate_fn=plugin.collate)
-        return lambda: ((penultimate_features(model, batch["pixel_values"]), batch["labels"]) for batch in loader)
-
     @torch.no_grad()
-    def logits_and_features(dataset):
-        features, logits = [], []
-        for batch in torch.utils.data.DataLoader(dataset, batch_size=500, collate_fn=plugin.collate):
-            features.append(penultimate_features(model, batch["pixel_values"]))
-            logits.append(last_layer(model)(features[-1].float()))
-        return torch.cat(features), torch.cat(logits).double()
+    def features_and_logits(dataset):
+        features = torch.cat([penultimate_features(model, batch["pixel_values"]) for batch in
+                              torch.utils.data.DataLoader(dataset, batch_size=500, collate_fn=plugin.collate)])
+        return features, last_layer(model)(features.float()).double()
 
-    density = FeatureDensity.fit(batches(data.train), model.config.num_labels)
-    validation_features, validation_logits = logits_and_features(data.validation)
-    density.calibrate(validation_features)
-    test_features, test_logits = logits_and_features(data.test)
-    check = CHECKS[args.plugin](model, density)
-
-    rng = np.random.default_rng(0)
-    count = args.pictures
+    validation_features, validation_logits = features_and_logits(data.validation)
+    rng, count = np.random.default_rng(0), args.pictures
+    test_pixels = data.test.fields["pixel_values"]
     if args.plugin == "mnist-cnn":
+        def batches():
+            loader = torch.utils.data.DataLoader(data.train, batch_size=500, collate_fn=plugin.collate)
+            return ((penultimate_features(model, batch["pixel_values"]), batch["labels"]) for batch in loader)
+
+        density = FeatureDensity.fit(batches, model.config.num_labels)
+        density.calibrate(validation_features)
+        check = DigitCheck(model, density)
+        print(f"{args.folder.name}: limit {density.threshold:,.1f} (the {QUANTILE:g}th percentile of "
+              f"{len(validation_features):,} validation pictures)")
+        test_doubt = (density.distances(features_and_logits(data.test)[0]) > density.threshold).double()
+        test_name = "test pictures (their distance alone)"
         real = {"mouse drawings": [drawn_digit(str(index % 10), rng) for index in range(count)],
-                "test digits photographed on grainy paper": [
-                    photo_on_paper(image[0].numpy(), rng) for image in data.test[list(range(count))]["pixel_values"]]}
+                "test digits photographed on grainy paper": [photo_on_paper(image[0].numpy(), rng)
+                                                             for image in test_pixels[:count]]}
         from .glyphs import GlyphRenderer, character_list, resolve_font
 
         renderer, characters = GlyphRenderer(resolve_font("kai")), character_list("moe")[1]
         other = {"a Chinese character": [rendered_character(renderer, characters, rng) for _ in range(count)]}
     else:
+        density, check = None, GlyphCheck(DigitCheck.load())
+        test_doubt = torch.tensor([float(bool(check.doubt((255 - image[0].numpy() * 255).astype(np.uint8))))
+                                   for image in test_pixels])
+        test_name = "test glyphs (rendered characters never trained on, all four fonts)"
         real = {}
         other = {"a handwritten digit": [drawn_digit(str(index % 10), rng) for index in range(count)]}
     junk_sets = {kind: [junk(kind, rng) for _ in range(count)]
                  for kind in ("a dot", "specks", "a scribble", "hatching", "a filled box")} | other
 
-    test_doubt = (density.distances(test_features) > density.threshold).double()
-    rate, error = float(test_doubt.mean()), math.sqrt(float(test_doubt.mean()) * (1 - float(test_doubt.mean())) / len(test_doubt))
-    print(f"{args.folder.name}: limit {density.threshold:,.1f} (the {QUANTILE:g}th percentile of "
-          f"{len(validation_features):,} validation pictures)")
-    print(f"not sure of {100 * rate:.2f} ± {100 * error:.2f} % of the {len(test_doubt):,} test pictures")
+    rate = float(test_doubt.mean())
+    print(f"not sure of {100 * rate:.2f} ± {100 * math.sqrt(rate * (1 - rate) / len(test_doubt)):.2f} % "
+          f"of the {len(test_doubt):,} {test_name}")
     for name, pictures in real.items():
         share, read = doubt_rate(check, pictures)
         print(f"not sure of {100 * share:.1f} % of {read} {name}")
@@ -179,28 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, pictures in junk_sets.items():
         share, read = doubt_rate(check, pictures)
         caught[name] = share
-        print(f"not sure of {100 * share:.1f} % of {read} pictures of {name} ({len(pictures) - read} refused as blank)")
-
-    # For the record: the classifier's own confidence, at the same 1 % of validation pictures.
-    def own_scores(pictures):
-        frames = []
-        for picture in pictures:
-            try:
-                frames.append(check.prepare(picture)[1])
-            except UnusableInputError:
-                continue
-        logits = model(pixel_values=torch.from_numpy(np.stack(frames))[:, None]).logits.double()
-        return logits
-    with torch.no_grad():
-        for score_name, score in (("top probability", lambda logits: -logits.softmax(-1).max(-1).values),
-                                  ("energy", lambda logits: -torch.logsumexp(logits, -1))):
-            limit = float(np.percentile(score(validation_logits).numpy(), QUANTILE))
-            shares = {name: float((score(own_scores(pictures)) > limit).double().mean())
-                      for name, pictures in junk_sets.items()}
-            print(f"  (the answer's {score_name} alone: " + ", ".join(f"{name} {100 * share:.0f} %"
-                                                                      for name, share in shares.items()) + ")")
-
-    if not args.no_write:
+        confidence = answer_confidence_alone(model, check, validation_logits, pictures)
+        print(f"not sure of {100 * share:.1f} % of {read} pictures of {name} ({len(pictures) - read} refused as "
+              "blank); the answer's own " + ", ".join(f"{score} alone: {100 * share:.0f} %"
+                                                       for score, share in confidence.items()))
+    if density is not None and not args.no_write:
         density.save(args.folder / STATISTICS_FILE, quantile=QUANTILE, validation_pictures=len(validation_features),
                      test_not_sure=f"{rate:.4f}", junk_not_sure=json.dumps(caught))
         print(f"wrote {args.folder / STATISTICS_FILE}")

@@ -205,10 +205,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return grid_morph_strip(pick(choice).model, count, seed, first, second, steps)
 
     def remember_grid(choice, count, seed, first, second):
-        """After a grid is shown: which grid it is (for choosing its glyphs), and picks that fit in it."""
+        """After a grid is shown: which grid it is (for choosing its glyphs), picks that fit in it, and a note."""
         count = int(count)
         first, second = (min(max(int(number or 1), 1), count) for number in (first, second))
-        return {"choice": choice, "count": count, "seed": int(seed)}, first, second, 0
+        note = (f"This grid: {count} glyphs from seed {int(seed)}, numbered from 1 at the top left, row by row. "
+                "Click two of them to morph the first into the second.")
+        return {"choice": choice, "count": count, "seed": int(seed)}, first, second, 0, note
 
     def choose_glyph(shown, first, second, slot, event: gr.SelectData):
         """A click on the grid: the glyph under the pointer becomes the first pick, the next click the second."""
@@ -274,10 +276,11 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                      elem_id="font-gan-morph")
 
     grid_shown = [choice, count, seed, first, second]
+    remembered = [shown_grid, first, second, next_pick, pick_note]
     generate_button.click(generate, [choice, count, seed], grid, api_name="font_gan_generate", **HEAVY).success(
-        remember_grid, grid_shown, [shown_grid, first, second, next_pick], api_visibility="private")
+        remember_grid, grid_shown, remembered, api_visibility="private")
     examples.load_input_event.then(generate, [choice, count, seed], grid, api_visibility="private", **HEAVY).success(
-        remember_grid, grid_shown, [shown_grid, first, second, next_pick], api_visibility="private")
+        remember_grid, grid_shown, remembered, api_visibility="private")
     grid.select(choose_glyph, [shown_grid, first, second, next_pick], [first, second, next_pick, pick_note],
                 api_visibility="private")
     nearest_button.click(nearest, [choice, count, seed], pairs, api_name="font_gan_nearest", **HEAVY)
