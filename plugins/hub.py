@@ -85,7 +85,8 @@ def _name_tools_after_their_api(app: gr.Blocks) -> None:
     plugin. Functions serving more than one named event keep their own name."""
     from collections import Counter
 
-    named = [block_fn for block_fn in app.fns.values() if block_fn.api_name and block_fn.fn is not None]
+    named = [block_fn for block_fn in app.fns.values()  # private events (examples, live answers) are no tools
+             if block_fn.api_name and block_fn.fn is not None and block_fn.api_visibility != "private"]
     uses = Counter(id(block_fn.fn) for block_fn in named)
     for block_fn in named:
         if uses[id(block_fn.fn)] == 1:

@@ -214,12 +214,20 @@ def tab_links(plugin) -> str:
 LIVE_DRAWING_JS = """
 () => {
   const timers = {};
+  const blockOf = (event) => event.target instanceof Element && event.target.closest('.block[id]');
   document.addEventListener('pointerup', (event) => {
-    const block = event.target instanceof Element && event.target.closest('.block[id]');
+    const block = blockOf(event);
     const trigger = block && document.getElementById(`${block.id}-live`);
     if (!trigger) return;
     clearTimeout(timers[block.id]);
-    timers[block.id] = setTimeout(() => trigger.click(), 250);
+    timers[block.id] = setTimeout(() => { delete timers[block.id]; trigger.click(); }, 250);
+  }, true);
+  // A press elsewhere (Classify, another model) answers or clears by itself: no live answer on top of it.
+  document.addEventListener('pointerdown', (event) => {
+    const block = blockOf(event);
+    for (const id of Object.keys(timers)) {
+      if (!block || block.id !== id) { clearTimeout(timers[id]); delete timers[id]; }
+    }
   }, true);
 }
 """

@@ -41,7 +41,7 @@ def pieces(path: Path):
     if isinstance(parsed, stream.Opus) and len(parsed.scores) > 1:
         for number, score in enumerate(parsed.scores):
             title = (score.metadata.title if score.metadata else "") or "untitled"
-            yield f"{path.stem}_{number:03d}_{re.sub(r'[^A-Za-z0-9.-]', '_', title)}", score
+            yield f"{path.stem}_{number:03d}_{re.sub(r'[^A-Za-z0-9.-]+', '_', title).strip('_')}", score
     else:
         score = parsed.scores[0] if isinstance(parsed, stream.Opus) else parsed
         yield (path.stem if path.parent.name == "bach" else f"{path.parent.name}_{path.stem}"), score

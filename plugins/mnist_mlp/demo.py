@@ -147,11 +147,15 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT).success(
         doubt, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
     # Live while drawing, at most one request waiting per page (see the CNN's tab).
-    live_trigger(sketch).click(live(explain_and_doubt.__wrapped__, (None, None, None, "", "")), [sketch, choice],
-                               [*outputs, doubt_note], trigger_mode="always_last", show_progress="hidden",
-                               api_visibility="private", **LIGHT)
+    nothing = (None, None, None, "", "")
+    answering = live_trigger(sketch).click(
+        live(explain_and_doubt.__wrapped__, nothing), [sketch, choice], [*outputs, doubt_note],
+        trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
+    # A cleared canvas or another model: an answer still on its way is for something else.
+    sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
     examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
         explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
-    choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], api_visibility="private")
+    choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], cancels=[answering],
+                  api_visibility="private")
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)
