@@ -208,6 +208,8 @@ def caption_bitmaps(mask: np.ndarray) -> list[np.ndarray]:
     """The captions in a mask of caption pixels: bands of rows, then runs of columns apart by over 12 pixels."""
     bitmaps = []
     rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return bitmaps
     bands = np.split(rows, np.flatnonzero(np.diff(rows) > 12) + 1)
     for band in bands:
         strip = mask[band.min(): band.max() + 1]
