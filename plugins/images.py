@@ -162,7 +162,7 @@ def box_mean(array: np.ndarray, radius: int) -> np.ndarray:
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
-    """The level in [0, 1] that best splits `values` into two groups (Otsu, 1979: the largest between-group variance)."""
+    """The level in [0, 1] that best splits `values` into two groups (Otsu 1979: the largest variance between them)."""
     counts, edges = np.histogram(np.clip(values, 0, 1), bins=bins, range=(0.0, 1.0))
     centres = (edges[:-1] + edges[1:]) / 2
     below = counts.cumsum().astype(np.float64)

@@ -1,6 +1,6 @@
 """The README's pictures: one screenshot of each tab of the hub, taken in Chromium as a visitor sees it.
 
-    make screenshots                      # or: .venv/bin/python tests/screenshots.py [--output docs/screenshots]
+    make screenshots          # or: .venv/bin/python tests/screenshots.py [--tabs font-gan,font-style] [--output DIR]
 
 Starts the hub as the test suite does (offline, on the shipped weights), opens every tab it has, does what a
 visitor does first there (draws a digit, generates glyphs, composes; a tab without an entry in FIRST_STEPS is
@@ -43,7 +43,11 @@ def glyphs(page) -> None:
 def font_style(page) -> None:
     page.locator("#font-style-character textarea, #font-style-character input").first.press("Enter")
     page.wait_for_selector("#font-style-renders img", timeout=120_000)
-    draw_and_wait(page, "font-style", [[(0.2, 0.3), (0.8, 0.3)], [(0.5, 0.15), (0.5, 0.85)], [(0.5, 0.5), (0.2, 0.8)]])
+    page.wait_for_selector("#font-style-sketchpad button[aria-label='Brush'].highlight")
+    draw(page, "#font-style-sketchpad canvas", [[(0.2, 0.3), (0.8, 0.3)], [(0.5, 0.15), (0.5, 0.85)],
+                                                [(0.5, 0.5), (0.2, 0.8)], [(0.5, 0.5), (0.8, 0.8)]])
+    page.click("#font-style-classify-drawing")
+    page.wait_for_selector("#font-style-prediction [data-testid='label-output-value']", timeout=120_000)
 
 
 def compose(button: str, done: str):
@@ -67,6 +71,7 @@ FIRST_STEPS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "docs" / "screenshots")
+    parser.add_argument("--tabs", help="only these plugins' tabs, comma-separated (default: every tab)")
     args = parser.parse_args(argv)
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
@@ -81,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 page = browser.new_page(viewport=VIEWPORT)
-                for name in plugin_names():
+                for name in args.tabs.split(",") if args.tabs else plugin_names():
                     title = get_plugin(name).title
                     page.goto(server.url)
                     page.wait_for_selector("button[role='tab']", timeout=120_000)

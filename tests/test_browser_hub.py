@@ -39,7 +39,8 @@ def type_number(page, index: int, value: float, key: str) -> tuple[str, str]:
     box.fill(str(value))
     box.press(key)
     page.wait_for_timeout(150)
-    note = box.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]").locator(NOTE)
+    block = box.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' block ')][1]")
+    note = block.locator(NOTE)
     return box.input_value(), (note.inner_text() if note.count() else "")
 
 

@@ -48,7 +48,8 @@ def assert_title_and_buttons_above_the_picture(page, block: str) -> None:
     assert title["y"] + title["height"] <= image["y"] + 1, f"{block}: the title covers the picture"
     assert buttons["y"] + buttons["height"] <= image["y"] + 1, f"{block}: the buttons cover the picture"
     assert title["x"] + title["width"] <= buttons["x"] + 1, f"{block}: the title runs under the buttons"
-    clipped = page.evaluate(f"""() => {{ const label = document.querySelector("{block} label[data-testid='block-label']");
+    clipped = page.evaluate(f"""() => {{
+        const label = document.querySelector("{block} label[data-testid='block-label']");
         return label.scrollWidth > label.clientWidth + 1 || label.scrollHeight > label.clientHeight + 1; }}""")
     assert not clipped, f"{block}: the title is cut short"
 
