@@ -1,6 +1,7 @@
-"""Gradio glue shared by the plugin tabs: errors users can read, and an image input that checks uploads.
+"""Gradio glue shared by the plugin tabs: errors users can read, an image input that checks uploads, and what
+the hub's page adds to every tab (its scripts and style sheet, the line of links at the top of a tab).
 
-Imported only by demo modules, so training never needs Gradio.
+Imported only by demo modules and the hub, so training never needs Gradio.
 """
 
 from __future__ import annotations
