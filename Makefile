@@ -11,13 +11,17 @@ DEMO_PACKAGES := fluidsynth fluid-soundfont-gm gcc libc6-dev fonts-arphic-ukai f
 	fonts-wqy-zenhei
 TEST_PACKAGES := $(DEMO_PACKAGES) chromium
 
-.PHONY: demo test setup system-packages test-system-packages bench clean
+.PHONY: demo test screenshots setup system-packages test-system-packages bench clean
 
 demo: setup system-packages
 	$(PY) spaces/hub/app.py
 
 test: setup test-system-packages
 	$(PY) -m pytest
+
+# The README's pictures of every tab (docs/screenshots/), taken in Chromium from a freshly started hub.
+screenshots: setup test-system-packages
+	$(PY) tests/screenshots.py
 
 setup: $(VENV)/.installed
 

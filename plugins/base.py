@@ -174,6 +174,9 @@ class Plugin:
     # Weights the demo offers: choice label -> folder name under `pretrained/` (also the Hub repo name).
     # Empty means one choice, the folder named like the plugin.
     demo_weights: ClassVar[dict[str, str]] = {}
+    # The lecture material the topic comes from, in Markdown for the top of its tab: which slides, scripts or
+    # lab, with a link where the material is public. Empty: the tab points at the lecture in general.
+    lecture: ClassVar[str] = ""
 
     @classmethod
     def weight_folders(cls) -> dict[str, str]:

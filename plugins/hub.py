@@ -17,7 +17,7 @@ from .guard import MAX_FILE_BYTES, HubBlocks, RequestLimits
 from .registry import get_plugin, plugin_names, unavailable_plugins
 from .serving import load_demo_models, use_hub_timeouts
 from .tempfiles import HubTempFolder
-from .ui import use_atomic_cache_writes
+from .ui import CLAMP_TYPED_NUMBERS_JS, LIVE_DRAWING_JS, PAGE_CSS, tab_links, use_atomic_cache_writes
 
 logger = logging.getLogger("dsl_hub")
 
@@ -55,6 +55,7 @@ def build_app(names: list[str] | None = None, title: str = "Deep Structured Lear
             for name in names:
                 plugin = get_plugin(name)
                 with gr.Tab(plugin.title, id=name):
+                    gr.Markdown(tab_links(plugin), elem_classes="dsl-tab-links")
                     models, failed = load_demo_models(plugin)
                     if not models:
                         _unavailable(plugin.title, "no weights could be loaded:\n" +
@@ -84,7 +85,8 @@ def _name_tools_after_their_api(app: gr.Blocks) -> None:
     plugin. Functions serving more than one named event keep their own name."""
     from collections import Counter
 
-    named = [block_fn for block_fn in app.fns.values() if block_fn.api_name and block_fn.fn is not None]
+    named = [block_fn for block_fn in app.fns.values()  # private events (examples, live answers) are no tools
+             if block_fn.api_name and block_fn.fn is not None and block_fn.api_visibility != "private"]
     uses = Counter(id(block_fn.fn) for block_fn in named)
     for block_fn in named:
         if uses[id(block_fn.fn)] == 1:
@@ -110,8 +112,14 @@ def serve(names: list[str] | None = None, title: str = "Deep Structured Learning
     # mcp_server: every named API event is also an MCP tool (streamable HTTP at /gradio_api/mcp/), for agents.
     # Its file inputs arrive as data URLs, which Gradio stores and uploads through the same limits and
     # checks as a browser's upload; URLs are refused (the hub fetches nothing a caller names).
-    app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, js=SELECT_BRUSHES_JS,
+    app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, css=PAGE_CSS,
+               js=page_script(SELECT_BRUSHES_JS, CLAMP_TYPED_NUMBERS_JS, LIVE_DRAWING_JS),
                app_kwargs={"middleware": [limits]}, mcp_server=True)
+
+
+def page_script(*scripts: str) -> str:
+    """Several page scripts (each a JavaScript function) as the one function `launch(js=...)` runs on load."""
+    return "() => {\n" + "".join(f"  ({script.strip()})();\n" for script in scripts) + "}"
 
 
 def _interrupt(signum, frame):

@@ -104,7 +104,9 @@ def resolve_weights(folder_name: str) -> tuple[Path, str]:
             return cached, f"{repo_id} from the local Hugging Face cache" + ("" if offline else f" ({why})")
     shipped = PRETRAINED_ROOT / folder_name
     if (shipped / "config.json").is_file():
-        return shipped, f"the copy shipped with the hub, pretrained/{folder_name} ({why})"
+        # A calm note of where the weights come from; the reason the Hub copy was not used comes second.
+        return shipped, (f"the copy shipped with the hub, pretrained/{folder_name} (the Hub copy, {repo_id}, "
+                         f"is used when it can be fetched; at this start {why})")
     raise FileNotFoundError(f"no weights for {folder_name}: {why}, and {shipped} does not exist "
                             "(train them with train.py)")
 

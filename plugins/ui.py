@@ -1,6 +1,7 @@
-"""Gradio glue shared by the plugin tabs: errors users can read, and an image input that checks uploads.
+"""Gradio glue shared by the plugin tabs: errors users can read, an image input that checks uploads, and what
+the hub's page adds to every tab (its scripts and style sheet, the line of links at the top of a tab).
 
-Imported only by demo modules, so training never needs Gradio.
+Imported only by demo modules and the hub, so training never needs Gradio.
 """
 
 from __future__ import annotations
@@ -130,3 +131,110 @@ def reselect_brush_after_clear(sketchpad: gr.ImageEditor) -> None:
     """Keep `sketchpad` (which needs an elem_id) ready to draw after its bin icon clears it."""
     brush = f"#{sketchpad.elem_id} button[aria-label='Brush']"
     sketchpad.clear(None, js=f'() => {{ setTimeout(() => document.querySelector("{brush}")?.click()); }}')
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers typed out of range. Gradio 6.31's slider clamps a typed number only when its box loses focus, and
+# silently; after Enter the box keeps the typed number while the slider uses another, and a gr.Number with
+# bounds sends the typed number on, to be refused by the server. The page (plugins.hub.serve) runs this
+# script: when a number box with bounds is changed (Enter or leaving the box), a value outside them is put
+# back inside, the box shows the value that will be used, and a short notice under it says so. Integer steps
+# round the same way. The server still checks every number (plugins.errors.bounded_number).
+CLAMP_TYPED_NUMBERS_JS = """
+() => {
+  const nameOf = (input) => (input.getAttribute('aria-label') || 'This number').replace(/^number input for /, '');
+  const notify = (input, text) => {
+    const block = input.closest('.block') || input.parentElement;
+    let note = block.querySelector(':scope > .dsl-range-note');
+    if (!note) {
+      note = document.createElement('div');
+      note.className = 'dsl-range-note';
+      note.setAttribute('role', 'status');
+      block.appendChild(note);
+    }
+    note.textContent = text;
+    clearTimeout(note.dslTimer);
+    note.dslTimer = setTimeout(() => note.remove(), 12000);
+  };
+  document.addEventListener('change', (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== 'number') return;
+    const typed = Number(input.value);
+    if (input.value.trim() === '' || !Number.isFinite(typed)) return;
+    const low = input.min === '' ? -Infinity : Number(input.min);
+    const high = input.max === '' ? Infinity : Number(input.max);
+    const step = Number(input.step);
+    let used = Math.min(Math.max(typed, low), high);
+    let why = used !== typed ? `${typed} is outside ${low} to ${high}` : '';
+    if (Number.isInteger(step) && step > 0 && Number.isFinite(low) && !Number.isInteger((used - low) / step)) {
+      used = Math.min(low + Math.round((used - low) / step) * step, high);
+      why = why || `${typed} is not a whole step of ${step}`;
+    }
+    if (!why) return;
+    input.value = String(used);
+    input.dispatchEvent(new Event('input', {bubbles: true}));
+    notify(input, `${nameOf(input)}: ${why}, so ${used} is used.`);
+  }, true);
+}
+"""
+
+
+# The hub's style sheet (plugins.hub.serve passes it to launch). Gradio 6.31 floats an image's title and its
+# buttons over the top of the picture, which hides the first row of a grid or a strip and cuts long titles
+# short behind the buttons; a picture output gets a row of its own for them instead. (An output image is an
+# `.image-container` holding the picture's button; an empty one or a sketchpad keeps Gradio's layout.)
+PAGE_CSS = """
+.block:has(> .image-container > button .image-frame) { display: flex; flex-direction: column; }
+.block:has(> .image-container > button .image-frame) > label[data-testid="block-label"].float {
+  position: static; flex: none; align-self: flex-start; max-width: calc(100% - 7.5rem); }
+.block:has(> .image-container > button .image-frame) > .image-container { flex: 1 1 0%; min-height: 0; height: auto; }
+.block:has(> .image-container > button .image-frame) > .image-container > .top-panel { top: auto; bottom: 100%; }
+.dsl-range-note { margin-top: var(--spacing-sm); font-size: var(--text-sm); color: var(--body-text-color); }
+.dsl-range-note::before { content: "⚠ "; color: var(--color-accent); }
+.dsl-tab-links { font-size: var(--text-sm); color: var(--body-text-color-subdued); }
+.dsl-live-trigger { display: none !important; }
+"""
+
+
+def tab_links(plugin) -> str:
+    """The line at the top of a tab: the Hub card of each model it offers, and the lecture the topic comes from."""
+    from .cards import repo_id_for
+
+    repos = [repo_id_for(folder) for folder in plugin.weight_folders().values()]
+    cards = ", ".join(f"[{repo}](https://huggingface.co/{repo})" for repo in repos)
+    lecture = plugin.lecture or "the lecture *Deep Structured Learning* (Kai-Feng Chen, NTU)"
+    return f"Model card{'s' if len(repos) > 1 else ''}: {cards}. Lecture: {lecture}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers that follow a drawing. Gradio 6.31's sketchpad `change`/`input` events send the drawing ahead as
+# separate blobs and the event can be processed before they arrive (the callback then gets no picture), so
+# the page presses a hidden button instead, shortly after each stroke (or a clear or an undo) ends: that
+# click reads the sketchpad as the Classify button does. The button's event uses trigger_mode="always_last",
+# so a page has at most one such request running and one waiting, however fast the strokes come.
+LIVE_DRAWING_JS = """
+() => {
+  const timers = {};
+  const blockOf = (event) => event.target instanceof Element && event.target.closest('.block[id]');
+  document.addEventListener('pointerup', (event) => {
+    const block = blockOf(event);
+    const trigger = block && document.getElementById(`${block.id}-live`);
+    if (!trigger) return;
+    clearTimeout(timers[block.id]);
+    timers[block.id] = setTimeout(() => { delete timers[block.id]; trigger.click(); }, 250);
+  }, true);
+  // A press elsewhere (Classify, another model) answers or clears by itself: no live answer on top of it.
+  document.addEventListener('pointerdown', (event) => {
+    const block = blockOf(event);
+    for (const id of Object.keys(timers)) {
+      if (!block || block.id !== id) { clearTimeout(timers[id]); delete timers[id]; }
+    }
+  }, true);
+}
+"""
+
+
+def live_trigger(sketchpad: gr.ImageEditor) -> gr.Button:
+    """The hidden button the page presses after each stroke on `sketchpad` (which needs an elem_id); give its
+    click the answer to show, with trigger_mode="always_last"."""
+    return gr.Button("Answer while drawing", elem_id=f"{sketchpad.elem_id}-live", elem_classes="dsl-live-trigger")

@@ -54,6 +54,9 @@ def test_a_digit_drawn_after_clearing_is_classified_and_another_model_clears_the
     draw(page, f"{sketchpad} canvas", ONE)
     page.click(f"#{prefix}-classify-drawing")
     answer = f"#{prefix}-prediction [data-testid='label-output-value']"
+    # The tab also answers while drawing, so the 7's answer may show for a moment: wait for the last one.
+    page.wait_for_function(f"""() => document.querySelector("{answer}")?.innerText.trim() === '1'
+                               || document.querySelector("{ERROR_TOAST}")""", timeout=60_000)
     assert answer_or_error(page, answer) == "1", "the new stroke alone: the 7 was cleared, the 1 was drawn"
     page.wait_for_selector(f"#{prefix}-model-input img")
 

@@ -122,6 +122,8 @@ class AbcComposerPlugin(Plugin):
     presets = PRESETS
     default_preset = "best"
     order = 35  # after the MIDI composer
+    lecture = ("[MIT 6.S191](https://introtodeeplearning.com) lab 1 part 2, music generation from ABC "
+               "text with a character LSTM ([lab code](https://github.com/aamini/introtodeeplearning))")
     auto_class = "AutoModelForCausalLM"
     space = SpaceCard(
         title="Folk tunes from text: ABC notation with RNN, GRU, LSTM and attention", emoji="🎻",

@@ -84,6 +84,8 @@ class FontGanPlugin(Plugin):
     model_class = GanGenerator
     presets = PRESETS
     order = 40  # the hub's tab order: the lecture's
+    lecture = ("Kai-Feng Chen (NTU), *Deep Structured Learning*: GANs, the scripts 1304-example-07 "
+               "(a dense GAN) and 08 (a DCGAN on 48x48 glyphs), and practice 02 (glyphs between two styles)")
     space = SpaceCard(
         title="Glyph GAN: Chinese characters from noise", emoji="🖌️", color_from="gray", color_to="red",
         summary="A generative adversarial network \"invents\" Chinese characters after seeing 48x48 renders of the "

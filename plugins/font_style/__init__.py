@@ -45,6 +45,8 @@ class FontStylePlugin(Plugin):
     model_class = CnnClassifierForImageClassification
     presets = PRESETS
     order = 50  # the hub's tab order: the lecture's
+    lecture = ("Kai-Feng Chen (NTU), *Deep Structured Learning*: practice 01, a CNN that tells two "
+               "script styles of Chinese characters apart")
     space = SpaceCard(
         title="Font style: which script is this glyph in?", tagline="A CNN tells Kai, Ming, Sans and Hei glyphs apart",
         emoji="🀄", color_from="green", color_to="gray",

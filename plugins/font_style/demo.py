@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError, UnusableInputError
+from ..familiarity import GlyphCheck
 from ..glyphs import STYLE_FONTS, GlyphRenderer, resolve_font
 from ..images import tile
 from ..serving import DemoModel, chosen_model
@@ -78,8 +79,14 @@ def compare_fonts(model, text: str = "永") -> tuple[Image.Image, str]:
     return tile(tiles, columns=len(tiles), scale=3, captions=captions, padding=6), "\n".join(rows)
 
 
+# Characters to click: the calligraphers' classic 永 (it holds the eight basic strokes), and a few with many or
+# few strokes, where the styles differ most.
+CHARACTER_EXAMPLES = ["永", "龍", "書", "風", "之", "學"]
+
+
 def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
+    check = GlyphCheck.load()
 
     def pick(choice) -> DemoModel:
         return chosen_model(models, choice)
@@ -95,6 +102,13 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return classify(pick(choice).model, glyph), tile([1.0 - glyph], columns=1, scale=4, padding=0)
 
     @user_facing
+    def doubt(image, choice=choices[0]) -> str:
+        """API: an image in; why the style answer should not be trusted (it does not look like a Chinese
+        character), or ""."""
+        pick(choice)
+        return check.doubt(required_picture(image))
+
+    @user_facing
     def compare(text="永", choice=choices[0]):
         return compare_fonts(pick(choice).model, text)
 
@@ -105,7 +119,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     gr.Markdown(
         "Which script style is a glyph drawn in? The network learnt **" +
         ", ".join(models[choices[0]].model.config.id2label.values()) +
-        "** from rendered fonts, and was tested on characters it never saw in any font."
+        "** from rendered fonts, and was tested on characters it never saw in any font. Type a character and "
+        "press Enter (or click one below), or draw one."
     )
     gr.Markdown(notes(choices[0]))
     choice = gr.Radio(choices, value=choices[0], label="Model", visible=len(choices) > 1)
@@ -113,9 +128,13 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         with gr.Column():
             text = gr.Textbox(value="永", max_length=8, label="Type a character", elem_id="font-style-character")
             compare_button = gr.Button("Show it in every font", variant="primary", elem_id="font-style-compare")
+            examples = gr.Examples([[character] for character in CHARACTER_EXAMPLES], [text],
+                                   label="Characters to try (click one)", elem_id="font-style-examples",
+                                   api_visibility="private", cache_examples=False)
         with gr.Column(scale=2):
-            renders = gr.Image(label="The character in each font, with the network's prediction", type="pil")
-            table = gr.Markdown()
+            renders = gr.Image(label="The character in each font, with the network's prediction", type="pil",
+                               elem_id="font-style-renders")
+            table = gr.Markdown(elem_id="font-style-table")
     with gr.Row():
         with gr.Column():
             with gr.Tabs():
@@ -131,14 +150,21 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                 with gr.Tab("Upload"):
                     upload = CheckedImage(label="Upload a picture of one character", type="filepath",
                                           sources=["upload", "clipboard"], elem_id="font-style-upload")
-                    upload_button = gr.Button("Classify image", variant="primary")
+                    upload_button = gr.Button("Classify image", variant="primary", elem_id="font-style-classify-upload")
         with gr.Column():
             probabilities = gr.Label(label="Style probabilities", elem_id="font-style-prediction")
-            seen = gr.Image(label="What the network sees (48x48)", height=200)
+            doubt_note = gr.Markdown(elem_id="font-style-doubt")
+            seen = gr.Image(label="What the network sees (48x48)", height=230, elem_id="font-style-model-input")
 
     compare_button.click(compare, [text, choice], [renders, table], api_name="font_style_compare", **LIGHT)
+    text.submit(compare, [text, choice], [renders, table], api_visibility="private", **LIGHT)  # Enter in the box
+    examples.load_input_event.then(compare, [text, choice], [renders, table], api_visibility="private", **LIGHT)
+    draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
+    upload_button.click(None, None, doubt_note, js="() => ''")
     draw_button.click(explain_image, [sketch, choice], [probabilities, seen], api_name="font_style_explain_drawing",
-                      api_visibility="undocumented", **LIGHT)
-    upload_button.click(explain_image, [upload, choice], [probabilities, seen], api_name="font_style_explain", **LIGHT)
+                      api_visibility="undocumented", **LIGHT).success(
+        doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    upload_button.click(explain_image, [upload, choice], [probabilities, seen], api_name="font_style_explain",
+                        **LIGHT).success(doubt, [upload, choice], doubt_note, api_name="font_style_doubt", **LIGHT)
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], probabilities, api_name="font_style_classify", **LIGHT)

@@ -11,27 +11,29 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UnusableInputError
-from ..images import to_grayscale
+from ..images import ink_on_paper, to_grayscale
 
 GLYPH_SIZE = 48
 INK_BOX = 42
-MIN_CONTRAST = 0.15
-
-
-def looks_dark_on_light(gray: np.ndarray) -> bool:
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return float(np.median(border)) > 0.5
+# A character has many strokes, some of them small dots: only pieces under 2 % of the largest are specks.
+KEEP_FRACTION = 0.02
 
 
 def glyph_like(image) -> np.ndarray:
     """Any image of a character -> float32 (48, 48) in [0, 1], ink = 1, centred on its ink box."""
-    gray = to_grayscale(image)
-    ink = 1.0 - gray if looks_dark_on_light(gray) else gray
-    low, high = float(ink.min()), float(ink.max())
-    if high - low < MIN_CONTRAST:
+    return glyph_frame(picture_ink(image))
+
+
+def picture_ink(image) -> np.ndarray:
+    """Any image -> its ink in [0, 1] at its own size (paper 0), without the paper's grain and specks."""
+    ink = ink_on_paper(to_grayscale(image), KEEP_FRACTION)
+    if ink is None:
         raise UnusableInputError("The picture is blank (a single colour): draw or upload a Chinese character.")
-    ink = (ink - low) / (high - low)
-    ink[ink < 0.2] = 0.0  # paper grain and JPEG noise are not ink
+    return ink
+
+
+def glyph_frame(ink: np.ndarray) -> np.ndarray:
+    """Ink -> (48, 48): the ink box's longer side scaled to 42 pixels, centred (like the rendered glyphs)."""
     rows, columns = np.nonzero(ink)
     ink = ink[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
     height, width = ink.shape

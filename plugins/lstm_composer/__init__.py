@@ -87,6 +87,8 @@ class LstmComposerPlugin(Plugin):
     model_class = LstmComposerForCausalLM
     presets = PRESETS
     order = 30  # the hub's tab order: the lecture's
+    lecture = ("Kai-Feng Chen (NTU), *Deep Structured Learning*: recurrent networks and the AI composer, "
+               "the scripts 1304-example-02 to 05a (MIDI, an LSTM, greedy and temperature sampling)")
     space = SpaceCard(
         title="Composer: an LSTM that writes music", tagline="An LSTM trained on Bach chorales and folk tunes composes",
         emoji="🎼", color_from="yellow", color_to="red",

@@ -55,6 +55,8 @@ class MnistCnnPlugin(Plugin):
     model_class = CnnClassifierForImageClassification
     presets = PRESETS
     order = 20  # the hub's tab order: the lecture's
+    lecture = ("Kai-Feng Chen (NTU), *Deep Structured Learning*: convolutional networks, the scripts "
+               "1304-example-01 and 01a (a CNN on MNIST)")
     space = SpaceCard(
         title="Digits: the lecture's CNNs on MNIST", emoji="✍️", color_from="blue", color_to="indigo",
         summary="Draw a digit and watch a convolutional network read it: the lecture's Keras CNN (1304-example-01a) "

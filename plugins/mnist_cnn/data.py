@@ -101,15 +101,19 @@ def load_idx_folder(data_dir: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_from_hub() -> dict[str, np.ndarray]:
-    """Download `ylecun/mnist` (parquet files of PNG images) with huggingface_hub."""
+def load_from_hub(local_files_only: bool = False) -> dict[str, np.ndarray]:
+    """Download `ylecun/mnist` (parquet files of PNG images) with huggingface_hub, or with `local_files_only`
+    read the copy an earlier download left in the Hugging Face cache."""
     from huggingface_hub import snapshot_download
     from PIL import Image
 
     try:
-        folder = Path(snapshot_download(HUB_DATASET, repo_type="dataset", allow_patterns=["*.parquet"]))
+        folder = Path(snapshot_download(HUB_DATASET, repo_type="dataset", allow_patterns=["*.parquet"],
+                                        local_files_only=local_files_only))
     except Exception as error:  # offline, unreachable, no cache: all say the same to the user
-        raise MnistDataError(f"{MISSING_DATA_HELP} (Hub download failed: {type(error).__name__})") from error
+        where = "not in the Hugging Face cache, and HF_HUB_OFFLINE=1 is set" if local_files_only else \
+            f"Hub download failed: {type(error).__name__}"
+        raise MnistDataError(f"{MISSING_DATA_HELP} ({where})") from error
     try:
         import pyarrow.parquet as parquet
     except ImportError as error:
@@ -140,10 +144,9 @@ def load_mnist(data_dir: Path | None, train_on_all: bool = False) -> DataSplits:
         if not Path(data_dir).is_dir():
             raise MnistDataError(f"--data-dir {data_dir} is not a folder. {MISSING_DATA_HELP}")
         arrays, source = load_idx_folder(Path(data_dir)), f"IDX files in {Path(data_dir).name}/"
-    elif os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise MnistDataError(f"{MISSING_DATA_HELP} (HF_HUB_OFFLINE=1 is set, so the Hub is not tried)")
     else:
-        arrays, source = load_from_hub(), f"the Hub data set {HUB_DATASET}"
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        arrays, source = load_from_hub(local_files_only=offline), f"the Hub data set {HUB_DATASET}"
     permutation = np.random.default_rng(SPLIT_SEED).permutation(len(arrays["train_labels"]))
     validation, train = permutation[:VALIDATION_SIZE], permutation[VALIDATION_SIZE:]
     if train_on_all:

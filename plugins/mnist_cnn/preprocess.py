@@ -11,28 +11,26 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UnusableInputError
-from ..images import to_grayscale
+from ..images import ink_on_paper, to_grayscale
 
-MIN_CONTRAST = 0.15  # below this, the picture is one colour: nothing was drawn
-
-
-def looks_dark_on_light(gray: np.ndarray) -> bool:
-    """Paper is what fills the border: a light border means dark ink."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return float(np.median(border)) > 0.5
+KEEP_FRACTION = 0.1  # a digit is one or two strokes: pieces of ink a tenth the size of the largest are specks
 
 
 def mnist_like(image) -> np.ndarray:
     """Any image -> float32 (28, 28) in [0, 1], white digit on black, MNIST-centred."""
-    gray = to_grayscale(image)
-    if looks_dark_on_light(gray):
-        gray = 1.0 - gray
-    low, high = float(gray.min()), float(gray.max())
-    if high - low < MIN_CONTRAST:
-        raise UnusableInputError("The picture is blank (a single colour): draw or upload a digit.")
-    ink = (gray - low) / (high - low)
-    ink[ink < 0.2] = 0.0  # paper grain and JPEG noise are not ink
+    return mnist_frame(picture_ink(image))
 
+
+def picture_ink(image) -> np.ndarray:
+    """Any image -> its ink in [0, 1] at its own size (paper 0), without the paper's grain and specks."""
+    ink = ink_on_paper(to_grayscale(image), KEEP_FRACTION)
+    if ink is None:
+        raise UnusableInputError("The picture is blank (a single colour): draw or upload a digit.")
+    return ink
+
+
+def mnist_frame(ink: np.ndarray) -> np.ndarray:
+    """Ink -> (28, 28): fitted in 20x20 keeping its aspect, centre of mass at the centre (MNIST's own recipe)."""
     rows, columns = np.nonzero(ink)
     ink = ink[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
     height, width = ink.shape

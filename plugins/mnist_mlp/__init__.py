@@ -35,6 +35,9 @@ class MnistMlpPlugin(MnistCnnPlugin):
     presets = PRESETS
     default_preset = "best"
     order = 10  # the hub's tab order: the lecture's (the MLP comes before the CNN)
+    lecture = ("[MIT 6.S191](https://introtodeeplearning.com) lab 2, the dense network on MNIST "
+               "([lab code](https://github.com/aamini/introtodeeplearning)); the NTU lecture's "
+               "starting point before its CNNs")
     card_metadata = {
         "license": "mit",
         "pipeline_tag": "image-classification",

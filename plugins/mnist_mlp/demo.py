@@ -16,10 +16,12 @@ import torch
 from PIL import Image
 
 from ..images import tile
+from ..familiarity import DigitCheck
 from ..mnist_cnn import predict_probabilities
+from ..mnist_cnn.demo import digit_examples, live
 from ..mnist_cnn.preprocess import mnist_like
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, reselect_brush_after_clear, user_facing
+from ..ui import LIGHT, CheckedImage, live_trigger, reselect_brush_after_clear, user_facing
 
 SHOWN_UNITS = 32
 
@@ -66,6 +68,7 @@ def explain(model, image) -> Explanation:
 
 def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     choices = list(models)
+    check = DigitCheck.load()  # one yardstick for every digit model (plugins.familiarity says why)
 
     def pick(choice) -> DemoModel:
         return chosen_model(models, choice)
@@ -85,22 +88,33 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         explanation = explain(pick(choice).model, image)
         return explanation.probabilities, explanation.model_input, explanation.excited_units, explanation.caption
 
+    @user_facing
+    def doubt(image, choice: str = choices[0]) -> str:
+        """API: an image in; why the answer should not be trusted (it does not look like a digit), or ""."""
+        pick(choice)
+        return check.doubt(image)
+
+    @user_facing
+    def explain_and_doubt(image, choice: str = choices[0]):
+        return (*explain_image.__wrapped__(image, choice), doubt.__wrapped__(image, choice))
+
     def show_model(choice: str):
         """The new model's notes and templates; the last answer is cleared, as another model gave it."""
-        return model_notes(choice), first_layer_templates(pick(choice).model), None, None, None, ""
+        return model_notes(choice), first_layer_templates(pick(choice).model), None, None, None, "", ""
 
     gr.Markdown(
         "A network **without convolutions**: the drawing is prepared like MNIST, then its 28x28 pixels are "
         "flattened into 784 numbers, and every first-layer unit weighs all of them at once. So each unit is a "
         "template of a whole digit-sized picture, not a small stroke it could find anywhere; compare the CNN's "
-        "tab beside this one, which is more accurate with fewer weights."
+        "tab beside this one, which is more accurate with fewer weights. Draw a digit (the answer follows the "
+        "drawing), upload one or click an example."
     )
     notes = gr.Markdown(model_notes(choices[0]))
     with gr.Row():
         with gr.Column():
             choice = gr.Radio(choices, value=choices[0], label="Model", elem_id="mnist-mlp-model")
-            with gr.Tabs():
-                with gr.Tab("Draw"):
+            with gr.Tabs() as sources:
+                with gr.Tab("Draw", id="draw"):
                     sketch = gr.Sketchpad(
                         label="Draw a digit", canvas_size=(280, 280), type="numpy", image_mode="RGBA",
                         brush=gr.Brush(default_size=12, colors=["#000000"], color_mode="fixed"),
@@ -108,23 +122,40 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                     )
                     reselect_brush_after_clear(sketch)
                     draw_button = gr.Button("Classify drawing", variant="primary", elem_id="mnist-mlp-classify-drawing")
-                with gr.Tab("Upload"):
+                with gr.Tab("Upload", id="upload"):
                     upload = CheckedImage(label="Upload an image of a digit", type="filepath", image_mode=None,
                                           sources=["upload", "clipboard"], elem_id="mnist-mlp-upload")
-                    upload_button = gr.Button("Classify image", variant="primary")
+                    upload_button = gr.Button("Classify image", variant="primary", elem_id="mnist-mlp-classify-upload")
+            examples = digit_examples(upload, "mnist-mlp-examples")
         with gr.Column():
             prediction = gr.Label(num_top_classes=3, label="Prediction (top 3)", elem_id="mnist-mlp-prediction")
-            seen = gr.Image(label="What the model sees (28x28)", height=200, elem_id="mnist-mlp-model-input")
+            doubt_note = gr.Markdown(elem_id="mnist-mlp-doubt")
+            seen = gr.Image(label="What the model sees (28x28)", height=230, elem_id="mnist-mlp-model-input")
     with gr.Row():
-        excited = gr.Image(label="First-layer units this input excites most", height=330)
+        excited = gr.Image(label="First-layer units this input excites most", height=330,
+                           elem_id="mnist-mlp-excited")
         caption = gr.Markdown()
     with gr.Accordion("Inside the model: the first 64 first-layer units as 28x28 templates", open=False):
         templates = gr.Image(value=first_layer_templates(models[choices[0]].model), label="First-layer weights")
 
     outputs = [prediction, seen, excited, caption]
+    draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
     draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
-                      api_visibility="undocumented", **LIGHT)
-    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
-    choice.change(show_model, choice, [notes, templates, *outputs], api_visibility="private")
+                      api_visibility="undocumented", **LIGHT).success(
+        doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    upload_button.click(None, None, doubt_note, js="() => ''")
+    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT).success(
+        doubt, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
+    # Live while drawing, at most one request waiting per page (see the CNN's tab).
+    nothing = (None, None, None, "", "")
+    answering = live_trigger(sketch).click(
+        live(explain_and_doubt.__wrapped__, nothing), [sketch, choice], [*outputs, doubt_note],
+        trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
+    # A cleared canvas or another model: an answer still on its way is for something else.
+    sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
+    examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
+        explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
+    choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], cancels=[answering],
+                  api_visibility="private")
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)
