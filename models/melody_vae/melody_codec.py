@@ -151,6 +151,7 @@ class MelodyCodec:
             raise ValueError(f"program must be a General MIDI program 0-127, got {program}")
         if not 10 <= tempo_bpm <= 1000:
             raise ValueError(f"tempo_bpm must lie between 10 and 1000, got {tempo_bpm}")
+        melodies = [[int(token) for token in melody] for melody in melodies]  # lists or tensors
         ticks_per_step = ticks_per_beat // self.steps_per_beat
         events = []  # (tick, 0 = off before 1 = on at the same tick, pitch)
         offset = 0
@@ -170,7 +171,7 @@ class MelodyCodec:
             kind = "note_on" if is_on else "note_off"
             track.append(mido.Message(kind, note=pitch, velocity=80 if is_on else 0, channel=0, time=tick - now))
             now = tick
-        end = offset * ticks_per_step - (gap_steps * ticks_per_step if melodies else 0)
+        end = max(0, offset - gap_steps) * ticks_per_step  # the last melody's end, rests included
         track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
         return mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, tracks=[track])
 

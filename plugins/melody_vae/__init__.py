@@ -15,7 +15,7 @@ from ..base import DataSplits, Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..lstm_composer import DATA_LICENCE as MIDI_CORPUS_LICENCE
 from ..registry import register_plugin
 from .data import load_melodies, synthetic_melodies
-from .evaluation import corpus_reference, interpolations, prior_samples, reconstruction
+from .evaluation import PAIRS, SAMPLES, corpus_reference, interpolations, prior_samples, reconstruction
 from .presets import PRESETS
 
 MELODIES_FILE = "melodies.json"  # the held-out corpus melodies the demo offers and maps, shipped with the weights
@@ -138,8 +138,9 @@ class MelodyVaePlugin(Plugin):
         test = data.test if data.test is not None else data.validation
         melodies = test.fields["input_ids"]
         rebuilt = reconstruction(model, melodies)
-        samples = prior_samples(model)
-        paths = {method: interpolations(model, melodies, method=method) for method in ("slerp", "lerp")}
+        full = len(data.train) >= 1000  # a smoke test on made-up melodies measures a few only
+        samples = prior_samples(model, SAMPLES if full else 16)
+        paths = {method: interpolations(model, melodies, PAIRS if full else 8, method) for method in ("slerp", "lerp")}
         reference = corpus_reference(model.codec, melodies)
 
         def percent(name, kind, pair, split="test"):

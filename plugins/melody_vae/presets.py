@@ -21,7 +21,7 @@ from ..base import Preset, TrainingRecipe
 
 SMALL = dict(embedding_size=32, encoder_hidden_size=128, bidirectional_encoder=True, latent_size=32,
              decoder_hidden_size=256, decoder_layers=1, dropout=0.0)
-SMALL_TRAINING = TrainingRecipe(epochs=100, max_steps=6000, batch_size=64, learning_rate=1e-3, optimizer="adam",
+SMALL_TRAINING = TrainingRecipe(epochs=100, max_steps=4000, batch_size=64, learning_rate=1e-3, optimizer="adam",
                                 schedule="cosine", schedule_options={"warmup_fraction": 0.02}, max_grad_norm=1.0,
                                 eval_batch_size=512, checkpoint_every=1000, log_every=50)
 
@@ -29,15 +29,15 @@ PRESETS = {
     "autoencoder": Preset(
         description="the slides' autoencoder: the melody's tokens -> bidirectional LSTM 128 -> a 32-number code -> "
                     "LSTM 256 decoder (0.54 M parameters); reconstruction loss only; Adam 1e-3, cosine schedule, "
-                    "batch 64, 6,000 steps",
+                    "batch 64, 4,000 steps",
         model=dict(**SMALL, variational=False),
         training=SMALL_TRAINING,
     ),
     "vae": Preset(
         description="the slides' variational autoencoder: as autoencoder, with a Gaussian code and the KL term "
-                    "(beta 1), annealed from 0 over the first 3,000 steps",
+                    "(beta 1), annealed from 0 over the first 2,000 steps",
         model=dict(**SMALL, variational=True, beta=1.0, free_bits=0.0),
-        training=replace(SMALL_TRAINING, options={"kl_annealing_steps": 3000}),
+        training=replace(SMALL_TRAINING, options={"kl_annealing_steps": 2000}),
     ),
     "best": Preset(
         description="ours, MusicVAE's recipe at this scale: bidirectional LSTM 192 encoder, 64-number code, LSTM 384 "
