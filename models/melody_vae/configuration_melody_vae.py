@@ -25,6 +25,8 @@ class MelodyVaeConfig(PretrainedConfig):
         decoder_hidden_size (`int`): units of each decoder LSTM layer.
         decoder_layers (`int`): stacked decoder LSTM layers.
         dropout (`float`): dropout between decoder layers and before its head.
+        word_dropout (`float`): in training, the share of the decoder's previous-token inputs replaced by the start
+            symbol (Bowman et al. 2016): the decoder cannot lean on the tokens before alone, so it reads z.
         variational (`bool`): a Gaussian posterior and a KL term (VAE), or a deterministic code (autoencoder).
         beta (`float`): weight of the KL term at the end of annealing (the plugin ramps it up from 0).
         free_bits (`float`): bits of KL per melody that are not penalised (MusicVAE's remedy against posterior
@@ -47,6 +49,7 @@ class MelodyVaeConfig(PretrainedConfig):
     decoder_hidden_size: int = 256
     decoder_layers: int = 1
     dropout: float = 0.0
+    word_dropout: float = 0.0
     variational: bool = True
     beta: float = 1.0
     free_bits: float = 0.0
@@ -64,8 +67,8 @@ class MelodyVaeConfig(PretrainedConfig):
         if self.steps_per_bar % self.steps_per_beat:
             raise ValueError(f"steps_per_bar ({self.steps_per_bar}) must be a multiple of steps_per_beat "
                              f"({self.steps_per_beat})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1), got {self.dropout}")
+        if not (0.0 <= self.dropout < 1.0 and 0.0 <= self.word_dropout < 1.0):
+            raise ValueError(f"dropout and word_dropout must lie in [0, 1), got {self.dropout} and {self.word_dropout}")
         if not (math.isfinite(self.beta) and self.beta >= 0 and math.isfinite(self.free_bits) and self.free_bits >= 0):
             raise ValueError(f"beta and free_bits must be finite and >= 0, got {self.beta} and {self.free_bits}")
         if not 0 <= self.program <= 127 or not 10 <= self.tempo_bpm <= 1000:

@@ -174,8 +174,11 @@ class MelodyVaeModel(MelodyVaePreTrainedModel):
         latent = mean
         if log_variance is not None and self.training:
             latent = mean + torch.randn_like(mean) * (0.5 * log_variance).exp()
-        start = torch.full_like(input_ids[:, :1], self.start_token)
-        logits, _ = self.decoder_logits(latent, torch.cat([start, input_ids[:, :-1]], dim=1))
+        previous = torch.cat([torch.full_like(input_ids[:, :1], self.start_token), input_ids[:, :-1]], dim=1)
+        if self.training and self.config.word_dropout > 0:
+            dropped = torch.rand(previous.shape, device=previous.device) < self.config.word_dropout
+            previous = previous.masked_fill(dropped, self.start_token)
+        logits, _ = self.decoder_logits(latent, previous)
 
         loss = reconstruction = kl = None
         if labels is not None:

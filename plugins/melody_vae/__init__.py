@@ -64,8 +64,9 @@ class MelodyVaePlugin(Plugin):
     description = (
         "The autoencoder and the variational autoencoder of the music-generation slides, trained on two-bar "
         "melodies from Bach chorales and Irish folk tunes (Magenta's MusicVAE, small). Each melody becomes a point "
-        "of a latent space; pick two and hear the path between them, sample new melodies from the prior, and hear "
-        "why the VAE's space is the one you can move through: its midpoints are melodies too."
+        "of a latent space: pick two and hear the path between them, draw new melodies from the prior, and compare "
+        "the plain autoencoder, whose space gives mostly non-melodies when sampled at random, with the VAE, whose "
+        "space can be sampled."
     )
     config_class = MelodyVaeConfig
     model_class = MelodyVaeModel
@@ -85,7 +86,7 @@ class MelodyVaePlugin(Plugin):
         summary="Pick two short melodies from Bach chorales and Irish folk tunes (or upload MIDI files) and hear "
                 "the path between them in the latent space of a variational autoencoder, step by step, with a piano "
                 "roll and a map of the space; sample new melodies from the prior; and compare with a plain "
-                "autoencoder, whose midpoints are not melodies.",
+                "autoencoder, whose space gives mostly non-melodies when sampled at random.",
         system_packages=("fluidsynth", "fluid-soundfont-gm"),
     )
 

@@ -14,7 +14,7 @@ def pair(values, digits: int = 1, scale: float = 100.0, unit: str = " %") -> str
 
 def card_body(results: dict[str, Any]) -> str:
     from .evaluation import PAIRS, PATH_POINTS, SAMPLES
-    from .music import MAX_LEAP, MAX_RANGE, MIN_SCALE_SHARE
+    from .music import MAX_LEAP, MAX_RANGE, MAX_REPEATS, MIN_SCALE_SHARE
 
     test = results.get("test", {})
     lines = ["## Evaluation", ""]
@@ -25,7 +25,7 @@ def card_body(results: dict[str, Any]) -> str:
             f"each melody is encoded to the mean of its code and decoded greedily, feeding back its own tokens; "
             f"**{pair(rebuilt['greedy_accuracy'])} of the 32 sixteenth-note steps come back right** "
             f"({pair(rebuilt['teacher_forced_accuracy'])} with the true previous token fed in)."
-            + (f" The code carries **{rebuilt['kl'][0]:.1f} ± {rebuilt['kl'][1]:.1f} nats of KL per melody** "
+            + (f" The code carries **{rebuilt['kl'][0]:.2f} ± {rebuilt['kl'][1]:.2f} nats of KL per melody** "
                "(KL(q(z|x) || N(0, I)), the closed form)." if rebuilt.get("kl") else
                " (A plain autoencoder: its code is a point, not a distribution, so there is no KL.)"),
             "",
@@ -36,7 +36,8 @@ def card_body(results: dict[str, Any]) -> str:
         lines += [
             "### Is it a melody?",
             "",
-            f"A melody counts as musical when it has at least 3 notes and 2 pitches, no silent bar, at least "
+            f"A melody counts as musical when it has at least 3 notes and 3 pitches, strikes no pitch more than "
+            f"{MAX_REPEATS} times in a row, has no silent bar, at least "
             f"{MIN_SCALE_SHARE:.0%} of its notes in one major or harmonic-minor scale, a range of at most "
             f"{MAX_RANGE} semitones and no leap over {MAX_LEAP}"
             + (f"; {pair(corpus['musical'])} of the held-out corpus melodies pass" if corpus else "")

@@ -56,7 +56,7 @@ def describe_path(model, result: Interpolation, first_name: str, last_name: str,
         f"(both ends included). The ends are the model's reconstructions of the two: "
         f"{result.end_accuracy[0]:.0%} and {result.end_accuracy[1]:.0%} of their steps come back. "
         f"**{result.midpoints_musical()} of the {len(result.melodies) - 2} melodies in between are musical** by the "
-        "checks on the card (in one key, no silent bar, no wild leaps).",
+        "checks on the card (in one key, moving, no silent bar, no wild leaps).",
         "",
         "| step | melody ('-' holds, '.' rests) | musical? |",
         "|---|---|---|",
@@ -143,8 +143,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         "from there; a **variational autoencoder** (VAE) also asks the codes of all melodies to look like a standard "
         "normal cloud, which makes the space between melodies meaningful. Pick two melodies, hear the path between "
         "their codes as one piece (the first in blue, the last in orange), see where the path runs on a map of the "
-        "space, draw new melodies from the prior, and compare with the plain autoencoder: between its codes lie "
-        "mostly things that are not melodies."
+        "space, draw new melodies from the prior, and compare with the plain autoencoder: codes drawn at random "
+        "mostly decode to things that are not melodies there (the model cards have the figures)."
     )
     with gr.Row():
         with gr.Column():

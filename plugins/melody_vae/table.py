@@ -49,15 +49,17 @@ def markdown(folders: list[Path]) -> str:
         test = results["test"]
         if not test["variational"]:
             continue
-        midpoints, samples = test["interpolation"]["slerp"]["midpoint_musical"], test["prior_samples"]["musical"]
-        versus_samples = midpoints[0] - samples[0], math.hypot(midpoints[1], samples[1])
-        claim = (f"`{results['preset']}`: midpoints minus its own prior samples {cell(versus_samples)} points "
-                 "(independent errors)")
-        if plain is not None:
-            own, other = (run["test"]["interpolation"]["slerp"]["midpoint_verdicts"] for run in (results, plain))
-            claim += (f"; minus the autoencoder's midpoints over the same pairs {cell(paired_difference(own, other))} "
-                      "points (paired error)")
-        lines.append(f"- {claim}.")
+        samples = test["prior_samples"]["musical"]
+        for method in ("slerp", "lerp"):
+            midpoints = test["interpolation"][method]["midpoint_musical"]
+            versus_samples = midpoints[0] - samples[0], math.hypot(midpoints[1], samples[1])
+            claim = (f"`{results['preset']}`, {method}: midpoints minus its own prior samples {cell(versus_samples)} "
+                     "points (independent errors)")
+            if plain is not None:
+                own, other = (run["test"]["interpolation"][method]["midpoint_verdicts"] for run in (results, plain))
+                claim += (f"; minus the autoencoder's {method} midpoints over the same pairs "
+                          f"{cell(paired_difference(own, other))} points (paired error)")
+            lines.append(f"- {claim}.")
     return "\n".join(lines)
 
 

@@ -182,7 +182,7 @@ def test_random_notes_fail_the_checks_and_a_tune_passes():
 def test_most_held_out_corpus_melodies_pass_the_checks():
     melodies = [entry["tokens"] for entry in json.loads((SHIPPED / "melodies.json").read_text())["melodies"]]
     share = sum(judge(CODEC, melody).musical for melody in melodies) / len(melodies)
-    assert len(melodies) > 500 and share > 0.95, share  # music.py's docstring: 97.1 %
+    assert len(melodies) > 500 and share > 0.93, share  # music.py: 95.2 % of validation and test melodies
 
 
 # ------------------------------------------------------------------ uploads
