@@ -1,6 +1,7 @@
 """The melody VAE's two API endpoints over real HTTP, against the whole hub as `make demo` serves it."""
 
 import json
+import re
 import wave
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def test_interpolating_two_corpus_melodies_gives_one_piece_through_every_step(cl
     played = melodies_in(midi)
     assert 4 <= len(played) <= 5  # five two-bar steps (the last may end in a rest the file does not hold)
     assert seconds_of(wav) > 4 * 8 * 60 / 100, "at least four steps of eight beats at 100 BPM"
-    assert notes.count("\n| ") == 5 and f"From **{first}" in notes and "musical" in notes
+    assert len(re.findall(r"^\| \d+ \| `", notes, re.M)) == 5, "a row for each step"
+    assert f"From **{first}" in notes and "musical" in notes
     assert Path(roll).stat().st_size > 1000 and Path(latent_map).stat().st_size > 1000
 
 
@@ -65,15 +67,10 @@ def test_sampling_from_the_prior_repeats_with_its_seed(client):
     assert "of 3 samples are musical" in first[3] and seconds_of(first[1]) > 2 * 8 * 60 / 100
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (dict(first="no such melody"), "Unknown corpus melody"),
-    (dict(points=40), "greater than maximum|Steps must lie between"),
-    (dict(method="cubic"), "not in the list of choices|Path must be one of"),
-    (dict(choice="a model that does not exist"), "not in the list of choices|Unknown model"),
-])
-def test_bad_interpolation_requests_are_refused_with_a_sentence(client, arguments, message):
-    with pytest.raises(AppError, match=message):
-        client.predict(api_name="/melody_vae_interpolate", **arguments)
+def test_a_melody_not_in_the_list_is_refused_with_a_sentence(client):
+    # the dropdowns take typed names (allow_custom_value), so the server's own check answers
+    with pytest.raises(AppError, match="Unknown corpus melody '../../etc/passwd'; pick one of the 880"):
+        client.predict(first="../../etc/passwd", api_name="/melody_vae_interpolate")
 
 
 def test_a_file_that_is_not_midi_is_refused_and_the_tab_keeps_serving(client, tmp_path):
@@ -81,6 +78,4 @@ def test_a_file_that_is_not_midi_is_refused_and_the_tab_keeps_serving(client, tm
     letter.write_text("Dear VAE, this is not a MIDI file.\n")
     with pytest.raises(AppError, match="not a MIDI file"):
         client.predict(last_file=handle_file(str(letter)), api_name="/melody_vae_interpolate")
-    with pytest.raises(AppError, match="greater than maximum|Melodies must lie between"):
-        client.predict(count=100, api_name="/melody_vae_sample")
     assert "samples are musical" in client.predict(count=1, api_name="/melody_vae_sample")[3]

@@ -50,6 +50,11 @@ def written(model, melodies: list[list[int]], stem: str) -> tuple[str, str, str]
     return str(wav), str(midi), played.rendering.note
 
 
+def cell(text: str) -> str:
+    """Text for a Markdown table cell: its bar lines would end the cell."""
+    return text.replace("|", "\\|")
+
+
 def describe_path(model, result: Interpolation, first_name: str, last_name: str, method: str) -> str:
     lines = [
         f"From **{first_name}** to **{last_name}**, {len(result.melodies)} melodies along the {method} path "
@@ -63,7 +68,7 @@ def describe_path(model, result: Interpolation, first_name: str, last_name: str,
     ]
     for index, (melody, verdict) in enumerate(zip(result.melodies, result.verdicts)):
         mark = "yes" if verdict.musical else "no: " + "; ".join(verdict.reasons)
-        lines.append(f"| {index + 1} | `{model.codec.describe(melody)}` | {mark} |")
+        lines.append(f"| {index + 1} | `{cell(model.codec.describe(melody))}` | {mark} |")
     return "\n".join(lines)
 
 
@@ -72,7 +77,13 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     first_model = models[choices[0]].model
     shipped = ShippedMelodies.load(models[choices[0]].folder, first_model.codec)
     names = list(shipped.tokens)
-    maps = {label: latent_map(demo_model.model, shipped) for label, demo_model in models.items()}
+    maps = {}  # label -> LatentMap, made on first use: encoding the shipped melodies need not slow the hub's start
+
+    def map_of(label: str):
+        if label not in maps:
+            maps[label] = latent_map(models[label].model, shipped)
+        return maps[label]
+
     autoencoder = next((label for label, demo_model in models.items() if not demo_model.model.config.variational),
                        None)
     first_default = next((name for name in names if name.startswith("Bach")), names[0] if names else None)
@@ -87,7 +98,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         result = interpolate(model, first_tokens, last_tokens, points, method)
         wav, midi, note = written(model, result.melodies, f"melody-vae-{method}-{points}")
         notes = describe_path(model, result, first_name, last_name, method) + (f"\n\n*{note}*" if note else "")
-        path_map = maps[choice].draw(result.latents) if maps.get(choice) is not None else None
+        plane = map_of(choice)
+        path_map = plane.draw(result.latents) if plane is not None else None
         return midi, wav, piano_roll(model.codec, result.melodies), path_map, notes, result
 
     @user_facing
@@ -111,7 +123,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         verdicts = [judge(model.codec, melody) for melody in melodies]
         lines = [f"{sum(verdict.musical for verdict in verdicts)} of {count} samples are musical by the card's "
                  "checks.", "", "| sample | melody | musical? |", "|---|---|---|"]
-        lines += [f"| {index + 1} | `{model.codec.describe(melody)}` | "
+        lines += [f"| {index + 1} | `{cell(model.codec.describe(melody))}` | "
                   f"{'yes' if verdict.musical else 'no: ' + '; '.join(verdict.reasons)} |"
                   for index, (melody, verdict) in enumerate(zip(melodies, verdicts))]
         return midi, wav, piano_roll(model.codec, melodies), "\n".join(lines) + (f"\n\n*{note}*" if note else "")

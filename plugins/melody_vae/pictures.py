@@ -71,23 +71,24 @@ class LatentMap:
     def project(self, codes: torch.Tensor) -> torch.Tensor:
         return (codes - self.center) @ self.directions
 
-    def draw(self, path: torch.Tensor, size: int = 460, title: str = "") -> Image.Image:
+    def draw(self, path: torch.Tensor, size: int = 460) -> Image.Image:
         """The corpus codes as grey dots, the path's codes (path[0] the first melody, path[-1] the last) joined
         by a line from blue to orange, its ends as large dots."""
         points = self.project(path)
         everything = torch.cat([self.corpus, points])
         low, high = everything.min(0).values, everything.max(0).values
-        margin, top = 16, 18
+        margin = 16
         span = (high - low).clamp(min=1e-6)
 
         def place(point) -> tuple[float, float]:
             x = margin + float((point[0] - low[0]) / span[0]) * (size - 2 * margin)
-            y = top + margin + float((high[1] - point[1]) / span[1]) * (size - 2 * margin)
+            y = margin + float((high[1] - point[1]) / span[1]) * (size - 2 * margin)
             return x, y
 
-        image = Image.new("RGB", (size, size + top), BACKGROUND)
+        # The title goes under the map: Gradio's label covers an image's top left corner.
+        image = Image.new("RGB", (size, size + 18), BACKGROUND)
         draw = ImageDraw.Draw(image)
-        draw.text((4, 2), title or f"PCA of the codes (this plane shows {self.explained:.0%} of their variance)",
+        draw.text((4, size + 3), f"PCA of the codes: this plane shows {self.explained:.0%} of their variance",
                   fill=(70, 70, 70))
         for point in self.corpus:
             x, y = place(point)

@@ -34,7 +34,7 @@ def markdown(folders: list[Path]) -> str:
     for results in runs:
         test = results["test"]
         rebuilt, slerp = test["reconstruction"], test["interpolation"]["slerp"]
-        kl = cell(rebuilt["kl"], 1, 1.0) if rebuilt.get("kl") else "–"
+        kl = cell(rebuilt["kl"], 2, 1.0) if rebuilt.get("kl") else "–"
         lines.append(
             f"| `{results['preset']}` | {'Gaussian' if test['variational'] else 'a point'} | "
             f"{results['parameters'] / 1e6:.2f} M | {cell(rebuilt['greedy_accuracy'])} | {kl} | "

@@ -22,7 +22,9 @@ from plugins.base import TrainingParts
 from plugins.errors import UnusableInputError
 from plugins.melody_vae import kl_weight
 from plugins.melody_vae.data import Piece, melody_windows, synthetic_piece
-from plugins.melody_vae.melodies import ShippedMelodies, chosen_melody, melody_from_upload
+from plugins.melody_vae.melodies import (
+    ShippedMelodies, checked_method, checked_points, checked_sampling, chosen_melody, melody_from_upload,
+)
 from plugins.melody_vae.music import judge
 from plugins.registry import get_plugin
 
@@ -137,7 +139,7 @@ def test_slerp_and_lerp_run_from_one_code_to_the_other():
 def test_the_step_transposes_within_range_and_ramps_the_kl_weight():
     plugin = get_plugin("melody-vae")
     preset = plugin.preset("vae")
-    assert [kl_weight(preset.training, 1.0, step) for step in (0, 1000, 2000, 5000)] == [0.0, 0.5, 1.0, 1.0]
+    assert [kl_weight(preset.training, 1.0, step) for step in (0, 1500, 3000, 8000)] == [0.0, 0.5, 1.0, 1.0]
     data = plugin.synthetic_data(preset, num_examples=16, seed=0)
     batch = plugin.collate(data.train.__getitems__(list(range(16))))
     seen = []
@@ -156,7 +158,7 @@ def test_the_step_transposes_within_range_and_ramps_the_kl_weight():
     model = Recorder(tiny_model())
     optimizer = torch.optim.Adam(model.parameters())
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    schedule.last_epoch = 1000  # as if 1,000 optimizer steps had been taken: half way up the ramp
+    schedule.last_epoch = 1500  # as if 1,500 optimizer steps had been taken: half way up the ramp
     parts = TrainingParts({"model": model}, {"model": optimizer}, {"model": schedule})
     torch.manual_seed(1)
     metrics = plugin.training_step(parts, batch, Accelerator(cpu=True), preset.training)
@@ -203,6 +205,19 @@ def test_an_uploaded_file_gives_its_first_two_bars_moved_into_range(tmp_path):
     with pytest.raises(UnusableInputError, match="Unknown corpus melody"):
         chosen_melody(CODEC, shipped, "../../etc/passwd", None)
     assert chosen_melody(CODEC, shipped, "a tune", None)[0] == CODEC.melody_from_notes(TWINKLE)
+
+
+@pytest.mark.parametrize(("check", "value", "message"), [
+    (checked_points, 40, "Steps must lie between 3 and 17"), (checked_points, 2.5, "between 3 and 17"),
+    (checked_points, "nine", "must be a number"), (checked_method, "cubic", "Path must be one of slerp, lerp"),
+    (lambda value: checked_sampling(value, 0.5, 0), 100, "Melodies must lie between 1 and 8"),
+    (lambda value: checked_sampling(2, value, 0), float("nan"), "Temperature must be a finite number"),
+    (lambda value: checked_sampling(2, 0.5, value), -1, "Seed must lie between"),
+])
+def test_request_values_are_checked_on_the_server(check, value, message):
+    # what the HTTP API can send past the page's sliders and radios
+    with pytest.raises(UnusableInputError, match=message):
+        check(value)
 
 
 # ------------------------------------------------------------------ the shipped models

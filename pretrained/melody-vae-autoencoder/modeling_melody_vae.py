@@ -252,8 +252,7 @@ class MelodyVaeModel(MelodyVaePreTrainedModel):
                     seed: int | None = None) -> torch.LongTensor:
         """`num_steps` melodies (num_steps, steps) decoded along the path from the code of `first` to that of
         `last` (both ends included: they decode to the model's reconstructions of the two)."""
-        start, end = self.encode([list(first), list(last)]) if not torch.is_tensor(first) else \
-            self.encode(torch.stack([first, last]))
+        start, end = self.encode(torch.cat([self._melodies(first), self._melodies(last)]))
         return self.decode(interpolate_latents(start, end, num_steps, method), temperature, seed)
 
     def sample(self, num_melodies: int = 1, temperature: float = 0.0, seed: int | None = None) -> torch.LongTensor:
