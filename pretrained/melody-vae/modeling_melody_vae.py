@@ -8,7 +8,9 @@ and z is that mean).
 Decoder: an LSTM whose first state is computed from z and which gets z again
 at every step beside the previous token, so the code cannot be ignored as
 easily as a first state alone; it predicts one token per step. Training feeds
-it the true previous tokens (teacher forcing); `decode` feeds it its own.
+it the true previous tokens (teacher forcing), a share of them hidden behind
+the start symbol (`word_dropout`, Bowman et al. 2016), so that it has to read
+z; `decode` feeds it its own.
 
 MusicVAE's hierarchical "conductor" decoder is left out on purpose: its paper
 uses the flat decoder for two-bar melodies and the conductor for 16 bars,
