@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 DIGIT_MODEL = "best (ours)"
 STYLE_MODEL = "four styles (best)"
 COMPOSER_MODEL = "best (ours, rhythm kept)"
+MELODY_MODEL = "best (ours, VAE)"
 
 
 class Api:

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from conftest import REPO_ROOT, HubServer, clean_env
-from hub_api import (COMPOSER_MODEL, DIGIT_MODEL, STYLE_MODEL, Api, assert_refused, assert_still_serving, bomb,
-                     control_change_flood, drawn_one, hub_folder, png, rss_bytes)
+from hub_api import (COMPOSER_MODEL, DIGIT_MODEL, MELODY_MODEL, STYLE_MODEL, Api, assert_refused, assert_still_serving,
+                     bomb, control_change_flood, drawn_one, hub_folder, png, rss_bytes)
 
 pytestmark = pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(),
                                 reason="no shipped mnist-cnn weights")
@@ -37,7 +37,9 @@ FILE_ENDPOINTS = [
     ("font_style_explain_drawing", lambda ref: [{"background": ref, "layers": [ref], "composite": ref}, STYLE_MODEL]),
     ("lstm_composer_compose", lambda ref: [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None, ref,
                                            "Acoustic Grand Piano", 100, 1.2, 12, ""]),
+    ("melody_vae_interpolate", lambda ref: [MELODY_MODEL, None, ref, None, ref, 3, "slerp"]),
 ]
+MIDI_ENDPOINTS = {"lstm_composer_compose", "melody_vae_interpolate"}  # file inputs that take MIDI, not pictures
 
 
 @pytest.mark.parametrize(("endpoint", "arguments"), FILE_ENDPOINTS, ids=[name for name, _ in FILE_ENDPOINTS])
@@ -84,8 +86,8 @@ def test_a_link_planted_in_the_upload_folder_is_not_followed(api):
 
 
 # -------------------------------------------------------------------- image bombs
-@pytest.mark.parametrize(("endpoint", "arguments"), [case for case in FILE_ENDPOINTS if "compose" not in case[0]],
-                         ids=[name for name, _ in FILE_ENDPOINTS if "compose" not in name])
+@pytest.mark.parametrize(("endpoint", "arguments"), [case for case in FILE_ENDPOINTS if case[0] not in MIDI_ENDPOINTS],
+                         ids=[name for name, _ in FILE_ENDPOINTS if name not in MIDI_ENDPOINTS])
 def test_image_bombs_are_refused_from_their_header_without_growing_the_server(hub, api, endpoint, arguments):
     reference = api.upload("bomb.png", bomb(12000))
     before = rss_bytes(hub.process.pid)

@@ -26,7 +26,9 @@ SHIPPED = [(name, folder) for name in plugin_names()
            if (REPO_ROOT / "pretrained" / folder / "config.json").is_file()]
 # abc-composer's four comparison folders have the card and code of abc-composer and abc-composer-lab with other
 # weights (which the hub's tab loads in the HTTP and browser tests); a fresh process per folder would add a minute.
-SAME_CARD_AS_ANOTHER = {f"abc-composer-{preset}" for preset in ("rnn", "gru", "lstm", "transformer")}
+# melody-vae-vae has the card and code of melody-vae (both variational) with other weights.
+SAME_CARD_AS_ANOTHER = {f"abc-composer-{preset}" for preset in ("rnn", "gru", "lstm", "transformer")} | {
+    "melody-vae-vae"}
 CARD_RUNS = [(name, folder) for name, folder in SHIPPED if folder not in SAME_CARD_AS_ANOTHER]
 # The failure paths need a model that is ready to publish; any shipped one will do.
 PUBLISHABLE = SHIPPED[0][0] if SHIPPED else "mnist-cnn"
@@ -72,6 +74,9 @@ def test_dry_run_folder_is_complete_and_loads_in_a_fresh_process(plugin, folder,
         assert "'label': 'kai'" in run.stdout.split("}")[0], "the repo's example is a Kai glyph"
     if folder.startswith("lstm-composer"):
         assert (tmp_path / "piece.mid").stat().st_size > 100 and (tmp_path / "piece.wav").stat().st_size > 44_100
+    if folder.startswith("melody-vae"):
+        assert (tmp_path / "interpolation.mid").stat().st_size > 100, "the snippet writes the path as MIDI"
+        assert len(run.stdout.strip().splitlines()) == 7, "and prints its seven melodies"
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "pretrained" / "mnist-cnn" / "config.json").is_file(), reason="mnist-cnn is not shipped")
