@@ -128,6 +128,10 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                   for index, (melody, verdict) in enumerate(zip(melodies, verdicts))]
         return midi, wav, piano_roll(model.codec, melodies), "\n".join(lines) + (f"\n\n*{note}*" if note else "")
 
+    def model_notes(choice: str) -> str:
+        demo_model = models[choice]
+        return f"**{choice}**: {demo_model.headline() or 'no measured figures in its folder'}. Weights: {demo_model.source}."
+
     @user_facing
     def listen(choice: str, name: str | None, upload):
         model = chosen_model(models, choice).model
@@ -161,6 +165,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     with gr.Row():
         with gr.Column():
             weights = gr.Radio(choices, value=choices[0], label="Model", elem_id="melody-vae-model")
+            model_info = gr.Markdown(model_notes(choices[0]), elem_id="melody-vae-model-info")
             with gr.Row():
                 with gr.Column(min_width=240):
                     first = gr.Dropdown(names, value=first_default, label="First melody (held-out corpus)",
@@ -224,6 +229,10 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     path_inputs = [weights, first, first_file, last, last_file, points, method]
     path_outputs = [midi_file, audio, roll, path_map, info]
+    # A new model: its notes, and no answers of the previous one left on screen as if they were its own
+    weights.change(lambda choice: (model_notes(choice), None, None, None, None, "", None, None, None, ""), weights,
+                   [model_info, *path_outputs, sample_midi, sample_audio, sample_roll, sample_info], queue=False,
+                   api_visibility="private")
     button.click(lambda: (None, None, None, None, ""), None, path_outputs, queue=False, api_visibility="private",
                  ).then(interpolate_melodies, path_inputs, path_outputs, api_name="melody_vae_interpolate", **HEAVY)
     compare_button.click(compare, path_inputs, columns, api_visibility="private", **HEAVY)
