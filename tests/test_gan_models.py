@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from models.gan import GanConfig, GanDiscriminator, GanGenerator
+from models.gan.modeling_gan import GanGeneratorBlock
 from plugins.font_gan.presets import PRESETS
 
 
@@ -57,9 +58,10 @@ def test_lecture_08_matches_the_keras_dcgan():
     assert keras_total(generator) == 1_693_121 and trainable(generator) == 1_692_865
     # D: Conv(32,6) 1,184, Conv(64,4) 32,832, BN 256, Conv(128,4) 131,200, BN 512, Dense 6,273 = 172,257.
     assert keras_total(discriminator) == 172_257 and trainable(discriminator) == 171_873
-    # valid padding: 14 -up-> 28 -conv-> 26 -up-> 52 -conv-> 50 -conv-> 48.
-    assert output_shapes(generator, (nn.Upsample, nn.Conv2d), torch.randn(2, 128)) == [
-        (64, 28, 28), (64, 26, 26), (64, 52, 52), (64, 50, 50), (1, 48, 48)]
+    # valid padding: 14 -up-> 28 -conv-> 26 -up-> 52 -conv-> 50 -conv-> 48 (each upsampling runs with the
+    # convolution after it, as one transposed convolution: the tests below check it is the same function).
+    assert output_shapes(generator, GanGeneratorBlock, torch.randn(2, 128)) == [(64, 26, 26), (64, 50, 50)]
+    assert generator(torch.randn(2, 128)).images.shape == (2, 1, 48, 48)
     # 48 -conv6/2-> 22 -conv4/2-> 10 -conv4/1-> 7, then dense on 7*7*128.
     assert output_shapes(discriminator, nn.Conv2d, torch.randn(2, 1, 48, 48)) == [(32, 22, 22), (64, 10, 10), (128, 7, 7)]
     assert discriminator.classifier.in_features == 6272
@@ -126,3 +128,46 @@ def test_saved_generator_loads_with_the_auto_class(tmp_path):
     loaded = AutoModel.from_pretrained(tmp_path)
     assert isinstance(loaded, GanGenerator)
     assert torch.equal(loaded.generate(2, seed=1), generator.generate(2, seed=1))
+
+
+@pytest.mark.parametrize("kernel_size,padding", [(3, 0), (3, 1), (1, 0), (4, 1), (5, 2), (2, 2)],
+                         ids=["lecture-valid", "best-same", "1x1", "even-kernel", "5x5-same", "fallback"])
+def test_upsampling_then_convolving_is_computed_as_one_transposed_convolution(kernel_size, padding):
+    from models.gan.modeling_gan import upsample_and_convolve
+
+    convolution = nn.Conv2d(3, 4, kernel_size, padding=padding).double()
+    hidden_state = torch.randn(2, 3, 7, 7, dtype=torch.double, requires_grad=True)
+    expected = convolution(nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
+    computed = upsample_and_convolve(hidden_state, convolution)
+    assert computed.shape == expected.shape
+    torch.testing.assert_close(computed, expected)
+    upstream = torch.randn_like(expected)
+    inputs = [hidden_state, convolution.weight, convolution.bias]
+    for got, want in zip(torch.autograd.grad(computed, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("out_channels,kernel_size,padding", [(1, 3, 0), (1, 3, 1), (3, 5, 2), (8, 3, 1)],
+                         ids=["lecture-valid", "best-same", "rgb", "many-channels-plain"])
+def test_the_last_convolution_to_an_image_equals_the_convolution(out_channels, kernel_size, padding):
+    from models.gan.modeling_gan import convolve_to_an_image
+
+    convolution = nn.Conv2d(6, out_channels, kernel_size, padding=padding).double()
+    hidden_state = torch.randn(2, 6, 9, 9, dtype=torch.double, requires_grad=True)
+    expected, computed = convolution(hidden_state), convolve_to_an_image(hidden_state, convolution)
+    torch.testing.assert_close(computed, expected)
+    upstream = torch.randn_like(expected)
+    inputs = [hidden_state, convolution.weight, convolution.bias]
+    for got, want in zip(torch.autograd.grad(computed, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(got, want)
+
+
+def test_channels_last_generators_stay_channels_last_through_the_transposed_convolutions():
+    generator, _ = build("lecture-08")
+    generator = generator.to(memory_format=torch.channels_last)
+    maps = []
+    hooks = [block.register_forward_hook(lambda _m, _i, output: maps.append(output)) for block in generator.blocks]
+    generator(torch.randn(2, 128))
+    for hook in hooks:
+        hook.remove()
+    assert all(hidden_state.is_contiguous(memory_format=torch.channels_last) for hidden_state in maps)
