@@ -4,17 +4,25 @@
     python bench/load_test.py --url http://127.0.0.1:7860/ --clients 32 --seconds 60 --json out.json
 
 Each client loops over the endpoints the hub offers (a digit to classify, a
-short piece to compose, a glyph grid to generate, a glyph style to classify),
-in a shuffled order of its own. Reports requests, failures, throughput and
-latency percentiles per endpoint and overall. Light calls (digits) and heavy
-calls (composing, big grids) run in separate Gradio concurrency groups, so the
-light p95 shows whether heavy work starves them.
+64-token piece to compose, a 36-glyph grid to generate, a glyph style to
+classify), in a shuffled order of its own. Reports requests, failures,
+throughput and latency percentiles per endpoint and overall, and the CPU time
+the hub (with its FluidSynth renderers) and the clients spent: on a small
+machine the clients share the cores with the hub. Light calls (digits) and
+heavy calls (composing, big grids) run in separate Gradio concurrency groups, so
+the light p95 shows whether heavy work starves them.
+
+Each client holds one TLS context for its requests, as a long-lived client
+does: gradio_client's default builds a new one for every HTTP request (httpx
+loads the certificate bundle, ~15 ms of CPU, three requests per prediction),
+which on a 2-core machine takes CPU from the hub it is measuring.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -52,10 +60,21 @@ def request_builders(folder: Path) -> dict:
     }
 
 
-def run(url: str, clients: int, seconds: float, folder: Path) -> dict:
+def cpu_seconds(pid: int, with_children: bool = True) -> float:
+    """User + system CPU time of a process (and of its waited-for children, e.g. FluidSynth renderers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if with_children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run(url: str, clients: int, seconds: float, folder: Path, server_pid: int | None = None) -> dict:
+    import ssl
+
+    import certifi
     from gradio_client import Client
 
-    probe = Client(url, verbose=False)
+    tls = ssl.create_default_context(cafile=certifi.where())
+    probe = Client(url, verbose=False, ssl_verify=tls)
     offered = set(probe.view_api(print_info=False, return_format="dict")["named_endpoints"])
     builders = {name: build for name, build in request_builders(folder).items() if name in offered}
     if not builders:
@@ -66,7 +85,7 @@ def run(url: str, clients: int, seconds: float, folder: Path) -> dict:
     deadline = time.monotonic() + seconds
 
     def worker(index: int) -> None:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, ssl_verify=tls)
         order = list(builders)
         random.Random(index).shuffle(order)
         position = index
@@ -83,12 +102,16 @@ def run(url: str, clients: int, seconds: float, folder: Path) -> dict:
                     failures[name].append(f"{type(error).__name__}: {error}"[:200])
 
     started = time.monotonic()
+    server_cpu = cpu_seconds(server_pid) if server_pid else None
+    own_cpu = time.process_time()
     threads = [threading.Thread(target=worker, args=(index,), daemon=True) for index in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=seconds + 600)
     elapsed = time.monotonic() - started
+    own_cpu = time.process_time() - own_cpu
+    server_cpu = cpu_seconds(server_pid) - server_cpu if server_pid else None
 
     def summary(values: list[float]) -> dict:
         milliseconds = np.asarray(values) * 1000
@@ -101,6 +124,8 @@ def run(url: str, clients: int, seconds: float, folder: Path) -> dict:
         "clients": clients, "seconds": round(elapsed, 1),
         "requests": len(everything), "failed": sum(len(v) for v in failures.values()),
         "throughput_per_second": round(len(everything) / elapsed, 2),
+        "cpu_seconds": {"hub_and_renderers": None if server_cpu is None else round(server_cpu, 1),
+                        "clients": round(own_cpu, 1), "available": round(elapsed * (os.cpu_count() or 1), 1)},
         "overall": summary(everything),
         "endpoints": {name: {**summary(latencies[name]), "failed": len(failures[name]),
                              "failure_examples": failures[name][:3]} for name in builders},
@@ -123,11 +148,13 @@ def main() -> None:
         server = None if args.url else HubServer(ROOT / "spaces" / "hub" / "app.py", clean_env(),
                                                  Path(folder) / "hub.log")
         try:
-            report = run(args.url or server.url, args.clients, args.seconds, Path(folder))
+            report = run(args.url or server.url, args.clients, args.seconds, Path(folder),
+                         None if server is None else server.process.pid)
         finally:
             if server is not None:
                 server.stop()
     report["machine"] = describe_hardware()
+    report["load_average_after"] = os.getloadavg()
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
