@@ -44,7 +44,8 @@ from plugins.font_gan import FontGanPlugin  # noqa: E402
 from plugins.font_gan.demo import generate_grid  # noqa: E402
 
 from alternate import KERAS_MISSING, Comparison, alternate, keras_installed  # noqa: E402
-from engine_rounds import engine_round, measured_plan  # noqa: E402
+from engine_rounds import describe_timings, engine_round, measured_plan  # noqa: E402
+from kernel_profile import format_breakdown, kernel_breakdown, ratio_bound  # noqa: E402
 
 LECTURE_PRESETS = ("lecture-07", "lecture-08")  # the presets with a Keras peer
 EXAMPLES = 1024  # made-up glyphs of the real shape: 32 batches an epoch
@@ -78,6 +79,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, alternating")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 8 iterations, the lecture presets only")
     parser.add_argument("--weights", type=Path, default=ROOT / "pretrained" / "font-gan")
+    parser.add_argument("--profile", action="store_true", help="also show where each side's step time goes")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.quick:
@@ -102,8 +104,7 @@ def main() -> None:
         threads = plan.threads or default_threads
         torch.set_num_threads(threads)  # both sides run on the plan's threads
         print(f"{preset}: the engine's plan here is {plan.describe()} ("
-              + ", ".join(f"{name} {value * 1000:.0f} ms" for name, value in timings.items()) + " per step)",
-              flush=True)
+              + describe_timings(timings) + ")", flush=True)
         total_steps = (args.rounds + 3) * steps
         contenders = {"ours": engine_round(plugin, preset, 32, data, plan, steps, total_steps)}
         if plan != SpeedPlan(threads=plan.threads):
@@ -120,6 +121,15 @@ def main() -> None:
                                         "plan_timings": timings, **comparison.as_dict()})
         if "ours, no plan" not in contenders:
             print(f"{preset:<11} the plan is the default: contiguous, eager")
+        if args.profile and "keras" in contenders:
+            profiles = {label: kernel_breakdown(contenders[label], steps) for label in ("ours", "keras")}
+            for label, breakdown in profiles.items():
+                print(f"{preset:<11} " + format_breakdown(label, breakdown))
+            bound = ratio_bound(profiles["keras"], profiles["ours"])
+            print(f"{preset:<11} Keras' step over ours in convolutions and matrix products alone: {bound:.2f}x, "
+                  "the most any work outside those kernels could bring")
+            next(entry for entry in results["training"] if entry["preset"] == preset and entry["variant"] == "ours")[
+                "kernel_profile"] = {**profiles, "ratio_bound": bound}
     torch.set_num_threads(default_threads)
     results["grid_64"] = grid_latency(args.weights, repeats=5 if args.quick else 20)
     results["grid_64"]["threads"] = torch.get_num_threads()

@@ -43,7 +43,8 @@ from plugins.mnist_cnn import MnistCnnPlugin  # noqa: E402
 from plugins.mnist_cnn.data import load_mnist  # noqa: E402
 
 from alternate import KERAS_MISSING, Comparison, alternate, keras_installed  # noqa: E402
-from engine_rounds import engine_round, measured_plan  # noqa: E402
+from engine_rounds import describe_timings, engine_round, measured_plan  # noqa: E402
+from kernel_profile import format_breakdown, kernel_breakdown, ratio_bound  # noqa: E402
 
 
 def percentile(values, q):
@@ -123,6 +124,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds of 60 steps, lecture-01a only, fewer "
                                                              "latency repeats")
     parser.add_argument("--http", action="store_true", help="also time the classifier through a live hub")
+    parser.add_argument("--profile", action="store_true", help="also show where each side's step time goes")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
     if args.quick:
@@ -138,7 +140,8 @@ def main() -> None:
     print(f"Machine: {results['machine']}; load average {results['load_average_before']}")
     print(f"Keras {results['keras']} (torch backend) runs the lecture's model.fit beside ours" if peer
           else KERAS_MISSING)
-    print(f"training images/s, median (min-max) of {args.rounds} alternating rounds of {args.steps} batches"
+    print(f"training images/s, median (min-max) of {args.rounds} alternating rounds of {args.steps} batches "
+          f"({max(10, args.steps // 5)} for `best`)"
           + ("; ratio = ours / Keras: the ratio of the medians (min-max of the per-round ratios)" if peer else ""))
     default_threads = torch.get_num_threads()
     for preset, batch_size in (("lecture-01a", 32),) + ((("best", 128),) if not args.quick else ()):
@@ -150,28 +153,35 @@ def main() -> None:
         threads = plan.threads or default_threads
         torch.set_num_threads(threads)  # both sides run on the plan's threads
         print(f"{preset}, batch {batch_size}: the engine's plan here is {plan.describe()} ("
-              + ", ".join(f"{name} {value * 1000:.1f} ms" if "seconds" not in name else f"{name} {value:.1f}"
-                          for name, value in timings.items()) + " per step)", flush=True)
-        total_steps = (args.rounds + 3) * args.steps
-        ours = engine_round(plugin, preset, batch_size, data, plan, args.steps, total_steps)
-        contenders = {"ours": ours,
-                      "ours, no plan": engine_round(plugin, preset, batch_size, data, SpeedPlan(), args.steps,
-                                                    total_steps)}
+              + describe_timings(timings) + ")", flush=True)
+        steps = args.steps if preset == "lecture-01a" else max(10, args.steps // 5)  # `best`: 4x the batch, deeper
+        total_steps = (args.rounds + 3) * steps
+        ours = engine_round(plugin, preset, batch_size, data, plan, steps, total_steps)
+        unplanned = engine_round(plugin, preset, batch_size, data, SpeedPlan(), steps, total_steps)
+        contenders = {"ours": lambda: batch_size * ours(), "ours, no plan": lambda: batch_size * unplanned()}
         if peer and has_peer:
-            contenders["keras"] = peer.training_round(*peer_arrays, batch_size, args.steps)
-        rates = alternate({name: (lambda run=run: batch_size * run()) for name, run in contenders.items()},
-                          args.rounds)
+            contenders["keras"] = peer.training_round(*peer_arrays, batch_size, steps)  # images/s already
+        rates = alternate(contenders, args.rounds)
         for label in ("ours", "ours, no plan"):
             comparison = Comparison(rates[label], rates.get("keras"))
             missing = KERAS_MISSING if has_peer else "no lecture peer"
             results["training_images_per_second"].append(
-                {"preset": preset, "batch_size": batch_size, "variant": label, "threads": threads,
+                {"preset": preset, "batch_size": batch_size, "variant": label, "threads": threads, "steps": steps,
                  "plan": asdict(plan) if label == "ours" else asdict(SpeedPlan()), "plan_timings": timings,
-                 "first_step_seconds": contenders[label].first_step_seconds, **comparison.as_dict()})
+                 "first_step_seconds": (ours if label == "ours" else unplanned).first_step_seconds,
+                 **comparison.as_dict()})
             print(f"train {preset:12s} batch {batch_size:4d} {label:14s} "
                   f"{comparison.format('images/s', 0, missing, 'Keras')}", flush=True)
         if plan.compiled_optimizer:
             print(f"  compiling the optimizer step: first step {ours.first_step_seconds:.1f} s (once per run)")
+        if args.profile and peer and has_peer:
+            profiles = {label: kernel_breakdown(contenders[label], steps) for label in ("ours", "keras")}
+            for label, breakdown in profiles.items():
+                print("  " + format_breakdown(label, breakdown))
+            bound = ratio_bound(profiles["keras"], profiles["ours"])
+            print(f"  Keras' step over ours in convolutions and matrix products alone: {bound:.2f}x, the most any "
+                  "work outside those kernels could bring")
+            results["training_images_per_second"][-2]["kernel_profile"] = {**profiles, "ratio_bound": bound}
     torch.set_num_threads(default_threads)
 
     weights = ROOT / "pretrained" / "mnist-cnn"

@@ -34,6 +34,12 @@ def measured_plan(plugin, preset_name: str, batch_size: int, data, total_steps: 
     return speed.measure(plugin, preset, recipe, data, make_accelerator("no", 1, seed=0), total_steps)
 
 
+def describe_timings(timings: dict) -> str:
+    """The plan's measurements in one line: milliseconds per step, seconds to compile."""
+    return ", ".join(f"{name} {value:.1f} s" if name.startswith("compiling") else f"{name} {value * 1000:.1f} ms/step"
+                     for name, value in timings.items())
+
+
 def engine_round(plugin, preset_name: str, batch_size: int, data, plan: speed.SpeedPlan, steps: int,
                  total_steps: int) -> Callable[[], float]:
     """A round of `steps` training steps as the engine runs them, returning steps per second; everything is

@@ -435,7 +435,8 @@ def train(options: TrainOptions) -> Path:
     epochs = math.ceil(total_steps / steps_per_epoch)
     # How this model runs fastest here (memory layout, threads, compiled optimizer step): measured once per
     # machine and cached, kept for the whole run (a resume reads it back), see plugins/speed.py.
-    plan = plan_for_run(plugin, preset, recipe, data, accelerator, total_steps, output_dir, options.resume)
+    plan = plan_for_run(plugin, preset, recipe, data, accelerator, total_steps, output_dir,
+                        resuming=options.resume and bool(checkpoints.all()))
     parts = plugin.build_training(preset, recipe, data, total_steps)
     plan.apply_to(parts)
     prepared = accelerator.prepare(*parts.models.values(), *parts.optimizers.values(), *parts.schedulers.values(),

@@ -131,14 +131,14 @@ def plan_key(plugin, preset, recipe, accelerator) -> str:
 
 
 def plan_for_run(plugin, preset, recipe, data, accelerator, total_steps: int, output_dir: Path,
-                 resume: bool) -> SpeedPlan:
-    """The run's plan: the one it started with when resuming, else the cached or freshly measured one.
-    The main process decides and every process takes its decision."""
+                 resuming: bool) -> SpeedPlan:
+    """The run's plan: the one it started with when `resuming` from a checkpoint, else the cached or freshly
+    measured one. The main process decides and every process takes its decision."""
     decided: list = [None]
     if accelerator.is_main_process:
         run_file = Path(output_dir) / RUN_PLAN_FILE
-        if resume and run_file.is_file():
-            plan = SpeedPlan(**json.loads(run_file.read_text()))
+        if resuming:  # a run checkpointed before runs had plans computed with the defaults
+            plan = SpeedPlan(**json.loads(run_file.read_text())) if run_file.is_file() else SpeedPlan()
         elif total_steps < MIN_STEPS:
             plan = SpeedPlan()
         else:
@@ -234,11 +234,19 @@ def _timer(plugin, parts, batches, accelerator, recipe, channels_last: bool, thr
 
 
 def _fastest_of_rounds(candidates: dict, rounds: int = 3) -> dict:
-    """Each candidate's best time over `rounds` rounds taken in turn, so a burst of load hits every candidate."""
+    """Each candidate's best time over `rounds` rounds taken in turn, so a burst of load hits every candidate.
+    A candidate whose step fails (a plugin that reshapes images with `view`, say, in channels-last) is out."""
     timings = {name: float("inf") for name in candidates}
+    failed = set()
     for _ in range(rounds):
         for name, timer in candidates.items():
-            timings[name] = min(timings[name], timer())
+            if name in failed:
+                continue
+            try:
+                timings[name] = min(timings[name], timer())
+            except Exception as error:  # noqa: BLE001 - whatever it is, that setting is not for this model
+                print(f"speed plan: {name} fails for this model ({type(error).__name__}: {str(error)[:80]}); not used")
+                failed.add(name)
     return timings
 
 
