@@ -1,5 +1,6 @@
 """The GAN family: the lecture's two Keras models layer by layer, Keras defaults, generate(), the config's checks."""
 
+import copy
 import math
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from torch import nn
 
 from models.gan import GanConfig, GanDiscriminator, GanGenerator
-from models.gan.modeling_gan import GanGeneratorBlock
+from plugins.font_gan.fast_generator import convolve_to_an_image, install_fast_generator, upsample_and_convolve
 from plugins.font_gan.presets import PRESETS
 
 
@@ -58,10 +59,9 @@ def test_lecture_08_matches_the_keras_dcgan():
     assert keras_total(generator) == 1_693_121 and trainable(generator) == 1_692_865
     # D: Conv(32,6) 1,184, Conv(64,4) 32,832, BN 256, Conv(128,4) 131,200, BN 512, Dense 6,273 = 172,257.
     assert keras_total(discriminator) == 172_257 and trainable(discriminator) == 171_873
-    # valid padding: 14 -up-> 28 -conv-> 26 -up-> 52 -conv-> 50 -conv-> 48 (each upsampling runs with the
-    # convolution after it, as one transposed convolution: the tests below check it is the same function).
-    assert output_shapes(generator, GanGeneratorBlock, torch.randn(2, 128)) == [(64, 26, 26), (64, 50, 50)]
-    assert generator(torch.randn(2, 128)).images.shape == (2, 1, 48, 48)
+    # valid padding: 14 -up-> 28 -conv-> 26 -up-> 52 -conv-> 50 -conv-> 48.
+    assert output_shapes(generator, (nn.Upsample, nn.Conv2d), torch.randn(2, 128)) == [
+        (64, 28, 28), (64, 26, 26), (64, 52, 52), (64, 50, 50), (1, 48, 48)]
     # 48 -conv6/2-> 22 -conv4/2-> 10 -conv4/1-> 7, then dense on 7*7*128.
     assert output_shapes(discriminator, nn.Conv2d, torch.randn(2, 1, 48, 48)) == [(32, 22, 22), (64, 10, 10), (128, 7, 7)]
     assert discriminator.classifier.in_features == 6272
@@ -133,8 +133,6 @@ def test_saved_generator_loads_with_the_auto_class(tmp_path):
 @pytest.mark.parametrize("kernel_size,padding", [(3, 0), (3, 1), (1, 0), (4, 1), (5, 2), (2, 2)],
                          ids=["lecture-valid", "best-same", "1x1", "even-kernel", "5x5-same", "fallback"])
 def test_upsampling_then_convolving_is_computed_as_one_transposed_convolution(kernel_size, padding):
-    from models.gan.modeling_gan import upsample_and_convolve
-
     convolution = nn.Conv2d(3, 4, kernel_size, padding=padding).double()
     hidden_state = torch.randn(2, 3, 7, 7, dtype=torch.double, requires_grad=True)
     expected = convolution(nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
@@ -150,8 +148,6 @@ def test_upsampling_then_convolving_is_computed_as_one_transposed_convolution(ke
 @pytest.mark.parametrize("out_channels,kernel_size,padding", [(1, 3, 0), (1, 3, 1), (3, 5, 2), (8, 3, 1)],
                          ids=["lecture-valid", "best-same", "rgb", "many-channels-plain"])
 def test_the_last_convolution_to_an_image_equals_the_convolution(out_channels, kernel_size, padding):
-    from models.gan.modeling_gan import convolve_to_an_image
-
     convolution = nn.Conv2d(6, out_channels, kernel_size, padding=padding).double()
     hidden_state = torch.randn(2, 6, 9, 9, dtype=torch.double, requires_grad=True)
     expected, computed = convolution(hidden_state), convolve_to_an_image(hidden_state, convolution)
@@ -162,8 +158,23 @@ def test_the_last_convolution_to_an_image_equals_the_convolution(out_channels, k
         torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("preset", ["lecture-07", "lecture-08", "best"])
+def test_the_fast_generator_draws_what_the_plain_model_file_draws_with_the_same_weights(preset, tmp_path):
+    plain, _ = build(preset)
+    plain = plain.double().eval()
+    fast = install_fast_generator(copy.deepcopy(plain))
+    latents = torch.randn(3, plain.config.latent_size, dtype=torch.double)
+    torch.testing.assert_close(fast(latents).images, plain(latents).images)
+    assert fast.state_dict().keys() == plain.state_dict().keys()  # checkpoints and save_pretrained unchanged
+    fast.save_pretrained(tmp_path)
+    assert "fast_generator" not in (tmp_path / "config.json").read_text()
+    reloaded = GanGenerator.from_pretrained(tmp_path, dtype=torch.float64).eval()
+    torch.testing.assert_close(reloaded(latents).images, plain(latents).images)
+
+
 def test_channels_last_generators_stay_channels_last_through_the_transposed_convolutions():
     generator, _ = build("lecture-08")
+    install_fast_generator(generator)
     generator = generator.to(memory_format=torch.channels_last)
     maps = []
     hooks = [block.register_forward_hook(lambda _m, _i, output: maps.append(output)) for block in generator.blocks]

@@ -7,7 +7,6 @@ real" logit, only needed for training). Images are floats in [-1, 1] with ink
 returns them ready to show instead: [0, 1], black ink on white paper.
 """
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -62,89 +61,12 @@ class GanPreTrainedModel(PreTrainedModel):
                 module.running_var.fill_(1.0)
 
 
-@functools.lru_cache(maxsize=None)
-def _transposed_geometry(kernel_size: int, padding: int) -> tuple[tuple[tuple[float, ...], ...], int, int] | None:
-    """Where each tap of a kernel_size x kernel_size convolution after upsampling x2 lands in the equivalent
-    stride-2 transposed convolution: (taps, its padding, its output padding), or None if it has no such form.
-
-    Upsampled row 2a + parity - padding + tap is input row a + (parity - padding + tap) // 2, and the transposed
-    convolution takes input row a + offset to output row 2a + parity through its tap parity - 2 * offset + its
-    padding; `taps[j][k]` is 1 where tap k lands on transposed tap j.
-    """
-    landing = {(parity, tap): parity - 2 * ((parity - padding + tap) // 2)
-               for parity in (0, 1) for tap in range(kernel_size)}
-    transposed_padding = -min(landing.values())
-    size = max(landing.values()) + transposed_padding + 1
-    taps = [[0.0] * kernel_size for _ in range(size)]
-    for (parity, tap), position in landing.items():
-        taps[position + transposed_padding][tap] = 1.0
-    # Upsample + convolution gives 2n + 2 * padding - kernel_size + 1 rows, the transposed convolution
-    # 2(n - 1) - 2 * its padding + its kernel size (+ output padding): the difference is the same for every n.
-    output_padding = (2 * padding - kernel_size + 1) - (size - 2 - 2 * transposed_padding)
-    if transposed_padding < 0 or not 0 <= output_padding < 2:
-        return None
-    return tuple(map(tuple, taps)), transposed_padding, output_padding
-
-
-def upsample_and_convolve(hidden_state: torch.Tensor, convolution: nn.Conv2d) -> torch.Tensor:
-    """`convolution(nearest-neighbour upsampling x2 of hidden_state)`, computed as one transposed convolution.
-
-    The lecture's generator doubles the image with `UpSampling2D`, then convolves it. Each output pixel of that
-    pair sees only a 2x2 block of the small input, through sums of the kernel's taps: output row 2a of a 3x3
-    "valid" convolution reads upsampled rows 2a, 2a+1, 2a+2, that is input rows a, a, a+1. So the pair is a
-    stride-2 transposed convolution with a 4x4 kernel whose taps are those sums: the same function and the same
-    gradients (up to float rounding) with 16 instead of 36 multiply-adds per input pixel and channel pair, and
-    no upsampled copy in memory. The parameters stay the 3x3 convolution's, so weights are unchanged.
-    """
-    (kernel_size, width), (padding, padding_width) = convolution.kernel_size, convolution.padding
-    geometry = _transposed_geometry(kernel_size, padding)
-    if (geometry is None or (kernel_size, padding) != (width, padding_width) or convolution.stride != (1, 1)
-            or convolution.dilation != (1, 1) or convolution.groups != 1 or convolution.padding_mode != "zeros"):
-        return convolution(nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
-    taps, transposed_padding, output_padding = geometry
-    weight = convolution.weight
-    taps = torch.tensor(taps, dtype=weight.dtype, device=weight.device)
-    kernel = torch.einsum("jk,oikl,ml->iojm", taps, weight, taps)  # (out, in, k, k) -> (in, out, 4, 4)
-    if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
-        kernel = kernel.contiguous(memory_format=torch.channels_last)  # which makes the output channels-last too
-    return nn.functional.conv_transpose2d(hidden_state, kernel, convolution.bias, stride=2,
-                                          padding=transposed_padding, output_padding=output_padding)
-
-
-def convolve_to_an_image(hidden_state: torch.Tensor, convolution: nn.Conv2d) -> torch.Tensor:
-    """`convolution(hidden_state)` for the generator's last convolution, to the image's one (or three) channels,
-    computed as a 1x1 convolution to kernel_size² x channels maps and a sum of shifted crops of them.
-
-    The CPU's convolution kernels (oneDNN) work in blocks of 16 output channels, so a convolution to a single
-    channel does 16 times its arithmetic; the 1x1 convolution is one matrix product with no such waste. Same
-    function and gradients up to float rounding; it is 3x faster on the lecture's 64 x 50 x 50 feature maps.
-    """
-    out_channels, in_channels, kernel_size, width = convolution.weight.shape
-    if (out_channels > 4 or kernel_size != width or convolution.stride != (1, 1) or convolution.dilation != (1, 1)
-            or convolution.groups != 1 or convolution.padding_mode != "zeros" or isinstance(convolution.padding, str)
-            or convolution.padding[0] != convolution.padding[1]):
-        return convolution(hidden_state)
-    # (out, in, k, k) -> (k * k * out, in, 1, 1): one map per kernel tap and output channel
-    taps = convolution.weight.permute(2, 3, 0, 1).reshape(kernel_size * kernel_size * out_channels, in_channels, 1, 1)
-    maps = nn.functional.conv2d(hidden_state, taps)  # (batch, k * k * out, height, width)
-    padding = convolution.padding[0]
-    maps = nn.functional.pad(maps, (padding,) * 4) if padding else maps
-    height, width = maps.shape[-2] - kernel_size + 1, maps.shape[-1] - kernel_size + 1
-    image = 0
-    for row in range(kernel_size):
-        for column in range(kernel_size):
-            first = (row * kernel_size + column) * out_channels
-            image = image + maps[:, first:first + out_channels, row:row + height, column:column + width]
-    return image if convolution.bias is None else image + convolution.bias.view(1, -1, 1, 1)
-
-
 class GanGeneratorBlock(nn.Module):
-    """A dense or convolution layer (after upsampling x2 in the convolutional stages), its activation and its
-    batch norm, in the configured order."""
+    """A dense or convolution layer, its activation and batch norm, in the configured order."""
 
     def __init__(self, config: GanConfig, layer: nn.Module, features: int, batch_norm: bool, upsample: bool = False):
         super().__init__()
-        self.upsample = upsample
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest") if upsample else nn.Identity()
         self.layer = layer
         self.activation = activation_layer(config, config.generator_activation)
         if not batch_norm:
@@ -156,7 +78,7 @@ class GanGeneratorBlock(nn.Module):
         self.norm_after_activation = config.generator_norm_after_activation
 
     def forward(self, hidden_state: torch.Tensor) -> torch.Tensor:
-        hidden_state = upsample_and_convolve(hidden_state, self.layer) if self.upsample else self.layer(hidden_state)
+        hidden_state = self.layer(self.upsample(hidden_state))
         if self.norm_after_activation:  # Keras order of the lecture: Dense/Conv(activation) then BatchNormalization
             return self.normalization(self.activation(hidden_state))
         return self.activation(self.normalization(hidden_state))
@@ -206,7 +128,7 @@ class GanGenerator(GanPreTrainedModel):
                                              config.generator_start_size)  # (batch, channels, start, start)
             for block in self.blocks:
                 hidden_state = block(hidden_state)  # upsample x2, convolution
-            images = torch.tanh(convolve_to_an_image(hidden_state, self.output_layer))  # (batch, channels, size, size)
+            images = torch.tanh(self.output_layer(hidden_state))  # (batch, channels, size, size)
         return GanGeneratorOutput(images=images) if return_dict else (images,)
 
     def sample_latents(self, num_images: int, seed: int | None = None) -> torch.Tensor:
