@@ -51,19 +51,34 @@ system-packages:
 test-system-packages:
 	$(call apt_install,$(TEST_PACKAGES))
 
-# Benchmarks write bench/results/*-cpu.json; run them on a quiet machine:
-#   make bench DATA_DIR=../shared/datasets     (a folder holding mnist/ and midi/)
+# Benchmarks write bench/results/*-cpu.json and end with the summary the README's tables are made of
+# (bench/report.py); every ratio is measured in the same run, ours and the peer alternating. On a quiet machine:
+#   make bench DATA_DIR=../shared/datasets            (a folder holding mnist/ and midi/; about 35 minutes)
+#   make bench DATA_DIR=../shared/datasets QUICK=1    (fewer rounds, the lecture presets only: about 10 minutes)
 # They also install bench/requirements.txt (Keras 3, whose torch backend runs the lecture's scripts beside ours);
 # `make test` does not need it.
+ifeq ($(QUICK),1)
+QUICK_FLAG := --quick
+COMPOSER_ROUNDS := --rounds 2 --seconds 1 --files 20
+ABC_ROUNDS := --rounds 2
+FUZZ_FILES := 1000
+else
+QUICK_FLAG :=
+COMPOSER_ROUNDS :=
+ABC_ROUNDS :=
+FUZZ_FILES := 12000
+endif
+
 bench: setup system-packages $(VENV)/.bench-installed
-	@test -n "$(DATA_DIR)" || { echo "usage: make bench DATA_DIR=<folder with mnist/ and midi/>"; exit 2; }
-	$(PY) bench/bench_mnist.py --data-dir $(DATA_DIR)/mnist --http --json bench/results/mnist-cpu.json
-	$(PY) bench/bench_composer.py --data-dir $(DATA_DIR)/midi --weights pretrained/lstm-composer --json bench/results/composer-cpu.json
-	$(PY) bench/bench_gan.py --json bench/results/gan-cpu.json
-	$(PY) bench/bench_abc.py pretrained/abc-composer-rnn pretrained/abc-composer-gru pretrained/abc-composer-lstm pretrained/abc-composer-transformer --json bench/results/abc-cpu.json
-	$(PY) bench/fuzz_midi.py --files 12000 --data-dir $(DATA_DIR)/midi
-	$(PY) bench/load_test.py --clients 32 --seconds 60 --json bench/results/load-cpu.json
+	@test -n "$(DATA_DIR)" || { echo "usage: make bench DATA_DIR=<folder with mnist/ and midi/> [QUICK=1]"; exit 2; }
+	$(PY) bench/bench_mnist.py --data-dir $(DATA_DIR)/mnist --http --profile $(QUICK_FLAG) --json bench/results/mnist-cpu.json
+	$(PY) bench/bench_gan.py --profile $(QUICK_FLAG) --json bench/results/gan-cpu.json
+	$(PY) bench/bench_composer.py --data-dir $(DATA_DIR)/midi --weights pretrained/lstm-composer $(COMPOSER_ROUNDS) --json bench/results/composer-cpu.json
+	$(PY) bench/bench_abc.py pretrained/abc-composer-rnn pretrained/abc-composer-gru pretrained/abc-composer-lstm pretrained/abc-composer-transformer $(ABC_ROUNDS) --json bench/results/abc-cpu.json
+	$(PY) bench/fuzz_midi.py --files $(FUZZ_FILES) --data-dir $(DATA_DIR)/midi
+	$(PY) bench/load_test.py --clients 32 $(QUICK_FLAG) --json bench/results/load-cpu.json
 	$(PY) bench/attack.py --json bench/results/attack-cpu.json
+	$(PY) bench/report.py
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet --retries 1 -r bench/requirements.txt

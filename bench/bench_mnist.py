@@ -1,19 +1,22 @@
-"""MNIST CNN benchmarks: training throughput and one-drawing prediction latency.
+"""MNIST CNN benchmarks: training throughput against the lecture's Keras script, and prediction latency.
 
-    python bench/bench_mnist.py --data-dir ../shared/datasets/mnist [--http] [--json bench/results/mnist.json]
+    python bench/bench_mnist.py --data-dir ../shared/datasets/mnist [--quick] [--http] [--json bench/results/mnist-cpu.json]
 
-Training throughput is measured through the real engine pieces (the plugin's
-training step inside `accelerator.accumulate`, batches from the DataLoader over
-the real MNIST arrays), for several ways of running the same model, so the
-README's choice is a measurement, not a guess. For `lecture-01a` the peer is
-the lecture's own script in Keras 3 on the torch backend (`model.fit`,
-bench/keras_baseline.py), run in the same process, batch and threads when Keras
-is installed (bench/requirements.txt); without it the ratio is left out. The
-variants and the peer alternate (bench/alternate.py): one warm-up round each,
-then `--rounds` rounds of `--steps` batches, each printed as median (min-max),
-with the ratio of medians and the range of the per-round ratios. Latency is one drawing, end to
-end in the process (preprocessing + forward) and, with --http, through a live
-hub with gradio_client. Run it on a quiet machine: numbers are per machine.
+Training throughput is ours as `train.py` runs it (bench/engine_rounds.py: the
+plugin's step inside `accelerator.accumulate`, batches from the prepared
+DataLoader over the real MNIST arrays) with the speed plan the engine measures
+for the run on this machine (plugins/speed.py: memory layout, threads, compiled
+optimizer step; measured afresh here, its timings printed), and the same without
+a plan (contiguous, eager: what the plan gains). For `lecture-01a` the peer is the
+lecture's own script in Keras 3 on the torch backend (`model.fit`,
+bench/keras_baseline.py), run in the same process, batch 32 and the same threads
+when Keras is installed (bench/requirements.txt); without it the ratio is left
+out. The contenders alternate (bench/alternate.py): one warm-up round each, then
+`--rounds` rounds of `--steps` batches, each printed as median (min-max), with the
+ratio of medians and the range of the per-round ratios. Latency is one drawing,
+end to end in the process (preprocessing + forward) and, with --http, through a
+live hub with gradio_client. Numbers are per machine and per load: the machine
+and its load average are printed with them.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,43 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from plugins.cards import describe_hardware  # noqa: E402
-from plugins.engine import make_accelerator  # noqa: E402
+from plugins.speed import SpeedPlan  # noqa: E402
 from plugins.mnist_cnn import MnistCnnPlugin  # noqa: E402
 from plugins.mnist_cnn.data import load_mnist  # noqa: E402
 
-from alternate import KERAS_MISSING, Comparison, alternate, keras_installed, steps_per_second  # noqa: E402
-
-
-def training_round(preset: str, batch_size: int, data, channels_last: bool, compiled: bool, steps: int,
-                   total_steps: int):
-    """A round of `steps` training steps of the plugin on real batches, returning images per second; the model,
-    optimizer and loader are built once (`total_steps`: the scheduler's length over all rounds)."""
-    plugin = MnistCnnPlugin()
-    recipe = plugin.preset(preset).training.overridden(batch_size=batch_size)
-    accelerator = make_accelerator("no", 1, seed=0)
-    parts = plugin.build_training(plugin.preset(preset), recipe, data, total_steps=total_steps)
-    if channels_last:
-        parts.models["model"] = parts.model.to(memory_format=torch.channels_last)
-    if compiled:
-        parts.models["model"] = torch.compile(parts.model)
-    loader = torch.utils.data.DataLoader(data.train, batch_size=batch_size, shuffle=True, drop_last=True,
-                                         collate_fn=plugin.collate)
-    model, optimizer, scheduler, loader = accelerator.prepare(parts.model, parts.optimizer, parts.scheduler, loader)
-    parts.models["model"], parts.optimizers["model"], parts.schedulers["model"] = model, optimizer, scheduler
-    batches = iter(loader)
-
-    def step() -> None:
-        nonlocal batches
-        batch = next(batches, None)
-        if batch is None:  # a new epoch
-            batches = iter(loader)
-            batch = next(batches)
-        if channels_last:
-            batch["pixel_values"] = batch["pixel_values"].contiguous(memory_format=torch.channels_last)
-        with accelerator.accumulate(model):
-            plugin.training_step(parts, batch, accelerator, recipe)
-
-    return lambda: batch_size * steps_per_second(step, steps)
+from alternate import KERAS_MISSING, Comparison, alternate, keras_installed  # noqa: E402
+from engine_rounds import describe_timings, engine_round, measured_plan  # noqa: E402
+from kernel_profile import format_breakdown, kernel_breakdown, ratio_bound  # noqa: E402
 
 
 def percentile(values, q):
@@ -146,55 +121,84 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True, help="folder with the MNIST IDX files")
     parser.add_argument("--steps", type=int, default=150, help="training steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per contender, alternating")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 60 steps, lecture-01a only, fewer "
+                                                             "latency repeats")
     parser.add_argument("--http", action="store_true", help="also time the classifier through a live hub")
-    parser.add_argument("--compile", action="store_true", help="also try torch.compile (slow to warm up)")
+    parser.add_argument("--profile", action="store_true", help="also show where each side's step time goes")
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.steps = 3, 60
 
-    data = load_mnist(Path(args.data_dir))
+    data = load_mnist(Path(args.data_dir), train_on_all=True)
     peer = importlib.import_module("keras_baseline") if keras_installed() else None
     peer_arrays = peer.load_training_arrays(Path(args.data_dir)) if peer else None
-    results = {"machine": describe_hardware(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "keras": peer.keras.__version__ if peer else None, "rounds": args.rounds,
+    plugin = MnistCnnPlugin()
+    results = {"machine": describe_hardware(), "load_average_before": os.getloadavg(), "torch": torch.__version__,
+               "keras": peer.keras.__version__ if peer else None, "rounds": args.rounds, "steps": args.steps,
                "training_images_per_second": []}
+    print(f"Machine: {results['machine']}; load average {results['load_average_before']}")
     print(f"Keras {results['keras']} (torch backend) runs the lecture's model.fit beside ours" if peer
           else KERAS_MISSING)
-    print(f"training images/s, median (min-max) of {args.rounds} alternating rounds of {args.steps} batches"
+    print(f"training images/s, median (min-max) of {args.rounds} alternating rounds of {args.steps} batches "
+          f"({max(10, args.steps // 5)} for `best`)"
           + ("; ratio = ours / Keras: the ratio of the medians (min-max of the per-round ratios)" if peer else ""))
-    variants = {"eager": (False, False), "channels-last": (True, False)}
-    if args.compile:
-        variants["compiled"] = (False, True)
-    for preset, batch_sizes in (("lecture-01a", (32, 128)), ("best", (128,))):
+    default_threads = torch.get_num_threads()
+    for preset, batch_size in (("lecture-01a", 32),) + ((("best", 128),) if not args.quick else ()):
         has_peer = preset == "lecture-01a"
-        for batch_size in batch_sizes:
-            contenders = {label: training_round(preset, batch_size, data, channels_last, compiled, args.steps,
-                                                total_steps=(args.rounds + 1) * args.steps)
-                          for label, (channels_last, compiled) in variants.items()}
-            if peer and has_peer:
-                contenders["keras"] = peer.training_round(*peer_arrays, batch_size, args.steps)
-            rates = alternate(contenders, args.rounds)
-            for label in variants:
-                comparison = Comparison(rates[label], rates.get("keras"))
-                missing = KERAS_MISSING if has_peer else "no lecture peer"
-                results["training_images_per_second"].append(
-                    {"preset": preset, "batch_size": batch_size, "variant": label, **comparison.as_dict()})
-                print(f"train {preset:12s} batch {batch_size:4d} {label:14s} "
-                      f"{comparison.format('images/s', 0, missing, 'Keras')}", flush=True)
+        recipe = plugin.preset(preset).training
+        run_steps = recipe.epochs * (len(data.train) // batch_size)  # what train.py would run: decides compiling
+        torch.set_num_threads(default_threads)
+        plan, timings = measured_plan(plugin, preset, batch_size, data, run_steps)
+        threads = plan.threads or default_threads
+        torch.set_num_threads(threads)  # both sides run on the plan's threads
+        print(f"{preset}, batch {batch_size}: the engine's plan here is {plan.describe()} ("
+              + describe_timings(timings) + ")", flush=True)
+        steps = args.steps if preset == "lecture-01a" else max(10, args.steps // 5)  # `best`: 4x the batch, deeper
+        total_steps = (args.rounds + 3) * steps
+        ours = engine_round(plugin, preset, batch_size, data, plan, steps, total_steps)
+        unplanned = engine_round(plugin, preset, batch_size, data, SpeedPlan(), steps, total_steps)
+        contenders = {"ours": lambda: batch_size * ours(), "ours, no plan": lambda: batch_size * unplanned()}
+        if peer and has_peer:
+            contenders["keras"] = peer.training_round(*peer_arrays, batch_size, steps)  # images/s already
+        rates = alternate(contenders, args.rounds)
+        for label in ("ours", "ours, no plan"):
+            comparison = Comparison(rates[label], rates.get("keras"))
+            missing = KERAS_MISSING if has_peer else "no lecture peer"
+            results["training_images_per_second"].append(
+                {"preset": preset, "batch_size": batch_size, "variant": label, "threads": threads, "steps": steps,
+                 "plan": asdict(plan) if label == "ours" else asdict(SpeedPlan()), "plan_timings": timings,
+                 "first_step_seconds": (ours if label == "ours" else unplanned).first_step_seconds,
+                 **comparison.as_dict()})
+            print(f"train {preset:12s} batch {batch_size:4d} {label:14s} "
+                  f"{comparison.format('images/s', 0, missing, 'Keras')}", flush=True)
+        if plan.compiled_optimizer:
+            print(f"  compiling the optimizer step: first step {ours.first_step_seconds:.1f} s (once per run)")
+        if args.profile and peer and has_peer:
+            profiles = {label: kernel_breakdown(contenders[label], steps) for label in ("ours", "keras")}
+            for label, breakdown in profiles.items():
+                print("  " + format_breakdown(label, breakdown))
+            bound = ratio_bound(profiles["keras"], profiles["ours"])
+            print(f"  Keras' step over ours in convolutions and matrix products alone: {bound:.2f}x, the most any "
+                  "work outside those kernels could bring")
+            results["training_images_per_second"][-2]["kernel_profile"] = {**profiles, "ratio_bound": bound}
+    torch.set_num_threads(default_threads)
 
     weights = ROOT / "pretrained" / "mnist-cnn"
     if (weights / "config.json").is_file():
-        results.update(prediction_latency(weights, repeats=300))
+        results.update(prediction_latency(weights, repeats=50 if args.quick else 300))
         print(f"latency model forward       p50 {results['model_forward_ms']['p50']:.2f} ms, "
               f"p95 {results['model_forward_ms']['p95']:.2f} ms")
         print(f"latency drawing -> label    p50 {results['drawing_to_label_ms']['p50']:.2f} ms, "
               f"p95 {results['drawing_to_label_ms']['p95']:.2f} ms")
     if args.http:
-        results.update(http_latency(repeats=200))
+        results.update(http_latency(repeats=50 if args.quick else 200))
         for key, label in (("http_classify_ms", "default Client"), ("http_classify_reused_tls_ms", "reused TLS context")):
             http = results[key]
             print(f"latency HTTP gradio_client, {label:18s} p50 {http['p50']:.1f} ms, p95 {http['p95']:.1f} ms, "
                   f"p99 {http['p99']:.1f} ms")
-    print(f"machine: {results['machine']}")
+    results["load_average_after"] = os.getloadavg()
+    print(f"machine: {results['machine']}; load average after {results['load_average_after']}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -40,6 +40,7 @@ from .base import TrainingParts
 from .cards import describe_hardware, write_model_card
 from .errors import DataError
 from .registry import get_plugin
+from .speed import plan_for_run
 
 CHECKPOINT_PREFIX = "step-"
 INCOMPLETE_PREFIX = ".incomplete-"
@@ -432,7 +433,12 @@ def train(options: TrainOptions) -> Path:
     steps_per_epoch = max(1, math.ceil(batches_per_epoch / options.grad_accum))
     total_steps = recipe.max_steps or recipe.epochs * steps_per_epoch
     epochs = math.ceil(total_steps / steps_per_epoch)
+    # How this model runs fastest here (memory layout, threads, compiled optimizer step): measured once per
+    # machine and cached, kept for the whole run (a resume reads it back), see plugins/speed.py.
+    plan = plan_for_run(plugin, preset, recipe, data, accelerator, total_steps, output_dir,
+                        resuming=options.resume and bool(checkpoints.all()))
     parts = plugin.build_training(preset, recipe, data, total_steps)
+    plan.apply_to(parts)
     prepared = accelerator.prepare(*parts.models.values(), *parts.optimizers.values(), *parts.schedulers.values(),
                                    train_loader, validation_loader)
     models, prepared = prepared[: len(parts.models)], prepared[len(parts.models):]
@@ -440,6 +446,7 @@ def train(options: TrainOptions) -> Path:
     schedulers, (train_loader, validation_loader) = prepared[: len(parts.schedulers)], prepared[len(parts.schedulers):]
     parts = TrainingParts(dict(zip(parts.models, models)), dict(zip(parts.optimizers, optimizers)),
                           dict(zip(parts.schedulers, schedulers)))
+    plan.compile_optimizer_steps(parts)
 
     # ---------------------------------------------------------------- resume
     state = TrainerState()
@@ -456,7 +463,7 @@ def train(options: TrainOptions) -> Path:
             accelerator.print(f"Resumed from {latest} (epoch {state.epoch + 1}, step {state.global_step})")
     if state.global_step == 0:
         log.write({"event": "start", "step": 0, "plugin": plugin.name, "preset": preset_name,
-                   "total_steps": total_steps, "epochs": epochs, "seed": options.seed,
+                   "total_steps": total_steps, "epochs": epochs, "seed": options.seed, "speed_plan": asdict(plan),
                    "train_examples": len(data.train), "validation_examples": len(data.validation)})
 
     # ------------------------------------------------------------------ loop
@@ -481,7 +488,7 @@ def train(options: TrainOptions) -> Path:
                     torch.set_rng_state(resumed_rng)
                     resumed_rng = None
                 with accelerator.accumulate(*parts.models.values()):
-                    for key, value in plugin.training_step(parts, batch, accelerator, recipe).items():
+                    for key, value in plugin.training_step(parts, plan.arrange(batch), accelerator, recipe).items():
                         running.setdefault(key, []).append(value)
                 state.batches_in_epoch += 1
                 if not accelerator.sync_gradients:

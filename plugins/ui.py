@@ -21,8 +21,11 @@ from .errors import UnusableInputError
 logger = logging.getLogger("dsl_hub")
 
 # Concurrency groups for event listeners (`btn.click(..., **LIGHT)`): quick calls and heavy ones
-# (composing, rendering audio, big grids) queue separately, so heavy work cannot starve light work.
-LIGHT = {"concurrency_id": "light", "concurrency_limit": 8}
+# (composing, rendering audio, big grids) queue separately, so heavy work cannot starve light work. Every
+# request computes on one intra-op thread, heavy ones at low CPU priority (plugins/hub.py): two heavy
+# requests use both cores when nothing else wants them and yield at once to light ones. Light requests wait
+# cheaply (a digit waits for its shared forward pass, plugins/batching.py), so many may be in flight.
+LIGHT = {"concurrency_id": "light", "concurrency_limit": 16}
 HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 2}
 
 

@@ -1,5 +1,6 @@
 """The GAN family: the lecture's two Keras models layer by layer, Keras defaults, generate(), the config's checks."""
 
+import copy
 import math
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from torch import nn
 
 from models.gan import GanConfig, GanDiscriminator, GanGenerator
+from plugins.font_gan.fast_generator import convolve_to_an_image, install_fast_generator, upsample_and_convolve
 from plugins.font_gan.presets import PRESETS
 
 
@@ -126,3 +128,57 @@ def test_saved_generator_loads_with_the_auto_class(tmp_path):
     loaded = AutoModel.from_pretrained(tmp_path)
     assert isinstance(loaded, GanGenerator)
     assert torch.equal(loaded.generate(2, seed=1), generator.generate(2, seed=1))
+
+
+@pytest.mark.parametrize("kernel_size,padding", [(3, 0), (3, 1), (1, 0), (4, 1), (5, 2), (2, 2)],
+                         ids=["lecture-valid", "best-same", "1x1", "even-kernel", "5x5-same", "fallback"])
+def test_upsampling_then_convolving_is_computed_as_one_transposed_convolution(kernel_size, padding):
+    convolution = nn.Conv2d(3, 4, kernel_size, padding=padding).double()
+    hidden_state = torch.randn(2, 3, 7, 7, dtype=torch.double, requires_grad=True)
+    expected = convolution(nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
+    computed = upsample_and_convolve(hidden_state, convolution)
+    assert computed.shape == expected.shape
+    torch.testing.assert_close(computed, expected)
+    upstream = torch.randn_like(expected)
+    inputs = [hidden_state, convolution.weight, convolution.bias]
+    for got, want in zip(torch.autograd.grad(computed, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("out_channels,kernel_size,padding", [(1, 3, 0), (1, 3, 1), (3, 5, 2), (8, 3, 1)],
+                         ids=["lecture-valid", "best-same", "rgb", "many-channels-plain"])
+def test_the_last_convolution_to_an_image_equals_the_convolution(out_channels, kernel_size, padding):
+    convolution = nn.Conv2d(6, out_channels, kernel_size, padding=padding).double()
+    hidden_state = torch.randn(2, 6, 9, 9, dtype=torch.double, requires_grad=True)
+    expected, computed = convolution(hidden_state), convolve_to_an_image(hidden_state, convolution)
+    torch.testing.assert_close(computed, expected)
+    upstream = torch.randn_like(expected)
+    inputs = [hidden_state, convolution.weight, convolution.bias]
+    for got, want in zip(torch.autograd.grad(computed, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("preset", ["lecture-07", "lecture-08", "best"])
+def test_the_fast_generator_draws_what_the_plain_model_file_draws_with_the_same_weights(preset, tmp_path):
+    plain, _ = build(preset)
+    plain = plain.double().eval()
+    fast = install_fast_generator(copy.deepcopy(plain))
+    latents = torch.randn(3, plain.config.latent_size, dtype=torch.double)
+    torch.testing.assert_close(fast(latents).images, plain(latents).images)
+    assert fast.state_dict().keys() == plain.state_dict().keys()  # checkpoints and save_pretrained unchanged
+    fast.save_pretrained(tmp_path)
+    assert "fast_generator" not in (tmp_path / "config.json").read_text()
+    reloaded = GanGenerator.from_pretrained(tmp_path, dtype=torch.float64).eval()
+    torch.testing.assert_close(reloaded(latents).images, plain(latents).images)
+
+
+def test_channels_last_generators_stay_channels_last_through_the_transposed_convolutions():
+    generator, _ = build("lecture-08")
+    install_fast_generator(generator)
+    generator = generator.to(memory_format=torch.channels_last)
+    maps = []
+    hooks = [block.register_forward_hook(lambda _m, _i, output: maps.append(output)) for block in generator.blocks]
+    generator(torch.randn(2, 128))
+    for hook in hooks:
+        hook.remove()
+    assert all(hidden_state.is_contiguous(memory_format=torch.channels_last) for hidden_state in maps)

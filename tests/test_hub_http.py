@@ -26,6 +26,19 @@ def test_classifies_handwritten_digits(client, tmp_path):
     assert len(confidences) == 3 and confidences[0]["confidence"] >= confidences[1]["confidence"]
 
 
+def test_concurrent_requests_get_the_answers_of_single_requests(client, tmp_path):
+    """Concurrent digits share forward passes on the server (plugins/batching.py); each gets its own answer."""
+    pictures = digit_pictures(tmp_path, DATASETS / "mnist", count=8)
+    alone = [client.predict(handle_file(str(path)), api_name="/mnist_cnn_classify") for path, _ in pictures]
+    jobs = [client.submit(handle_file(str(path)), api_name="/mnist_cnn_classify") for path, _ in pictures]
+    together = [job.result(timeout=120) for job in jobs]
+    for one, many in zip(alone, together):
+        assert one["label"] == many["label"]
+        assert [entry["label"] for entry in one["confidences"]] == [entry["label"] for entry in many["confidences"]]
+        np.testing.assert_allclose([entry["confidence"] for entry in many["confidences"]],
+                                   [entry["confidence"] for entry in one["confidences"]], rtol=0, atol=1e-6)
+
+
 def test_a_client_given_one_tls_context_classifies_too(hub, tmp_path):
     # the README's faster client (bench/bench_mnist.py --http): gradio_client hands `ssl_verify` on to
     # httpx's `verify`, which also takes a ready SSLContext (documented by httpx, not by gradio_client)

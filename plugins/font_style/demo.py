@@ -12,6 +12,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from ..batching import Batcher
 from ..errors import DataError, UnusableInputError
 from ..familiarity import GlyphCheck
 from ..glyphs import STYLE_FONTS, GlyphRenderer, resolve_font
@@ -29,10 +30,17 @@ def required_picture(image):
     return image
 
 
-def classify(model, image) -> dict[str, float]:
-    """Any image of a character -> {style: probability}."""
-    probabilities = style_probabilities(model, glyph_like(required_picture(image)))[0]
+def classify(model, image, batcher: Batcher | None = None) -> dict[str, float]:
+    """Any image of a character -> {style: probability}; with a `glyph_batcher` of `model`, the forward pass is
+    shared with concurrent requests."""
+    glyph = glyph_like(required_picture(image))
+    probabilities = style_probabilities(model, glyph)[0] if batcher is None else batcher(glyph)
     return {model.config.id2label[index]: float(p) for index, p in enumerate(probabilities)}
+
+
+def glyph_batcher(model) -> Batcher:
+    """48x48 glyphs of concurrent requests -> their style probabilities, in one forward pass (plugins/batching.py)."""
+    return Batcher(lambda glyphs: list(style_probabilities(model, np.stack(glyphs))), name="font-style glyphs")
 
 
 @functools.lru_cache(maxsize=8)
@@ -91,10 +99,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     def pick(choice) -> DemoModel:
         return chosen_model(models, choice)
 
+    batchers = {label: glyph_batcher(demo_model.model) for label, demo_model in models.items()}
+
     @user_facing
     def classify_image(image, choice=choices[0]):
         """API: an image of a character in, {style: probability} out."""
-        return classify(pick(choice).model, image)
+        return classify(pick(choice).model, image, batchers[choice])
 
     @user_facing
     def explain_image(image, choice=choices[0]):

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import torch
 from PIL import Image
 
+from ..batching import Batcher
 from ..errors import UnusableInputError
 from ..familiarity import DigitCheck
 from ..images import tile
@@ -22,10 +24,17 @@ from . import predict_probabilities
 from .preprocess import mnist_like
 
 
-def classify(model, image) -> dict[str, float]:
-    """Any image of a digit -> {label: probability} for the ten digits."""
-    probabilities = predict_probabilities(model, mnist_like(image))[0]
+def classify(model, image, batcher: Batcher | None = None) -> dict[str, float]:
+    """Any image of a digit -> {label: probability} for the ten digits; with a `digit_batcher` of `model`, the
+    forward pass is shared with concurrent requests."""
+    digit = mnist_like(image)
+    probabilities = predict_probabilities(model, digit)[0] if batcher is None else batcher(digit)
     return {model.config.id2label[i]: float(p) for i, p in enumerate(probabilities)}
+
+
+def digit_batcher(model) -> Batcher:
+    """28x28 digits of concurrent requests -> their probabilities, in one forward pass (plugins/batching.py)."""
+    return Batcher(lambda digits: list(predict_probabilities(model, np.stack(digits))), name="mnist-cnn digits")
 
 
 @dataclass
@@ -94,10 +103,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         headline = demo_model.headline()
         return f"**{choice}**: {headline or 'no measured figures in its folder'}. Weights: {demo_model.source}."
 
+    batchers = {label: digit_batcher(demo_model.model) for label, demo_model in models.items()}
+
     @user_facing
     def classify_image(image, choice: str):
         """API: an image of a digit in, {label: probability} out."""
-        return classify(chosen_model(models, choice).model, image)
+        return classify(chosen_model(models, choice).model, image, batchers[choice])
 
     @user_facing
     def explain_image(image, choice: str):

@@ -28,9 +28,11 @@ class CnnClassifierConvolutionBlock(nn.Module):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, hidden_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feature_map = self.activation(self.normalization(self.convolution(hidden_state)))
-        # The feature map before pooling is what the demo shows as "what this filter sees".
-        return self.dropout(self.pooling(feature_map)), feature_map
+        """Returns the block's output and its feature map before pooling and before the ReLU."""
+        feature_map = self.normalization(self.convolution(hidden_state))
+        # ReLU after max-pooling: the same numbers and gradients (both keep the largest value, and the ReLU
+        # only clips), with the ReLU on a quarter of the values.
+        return self.dropout(self.activation(self.pooling(feature_map))), feature_map
 
 
 class CnnClassifierPreTrainedModel(PreTrainedModel):
@@ -98,12 +100,14 @@ class CnnClassifierForImageClassification(CnnClassifierPreTrainedModel):
             hidden_state, feature_map = block(hidden_state)
             feature_maps.append(feature_map)
         logits = self.classifier(hidden_state)  # (batch, num_labels)
+        # The feature maps after convolution and ReLU, before pooling: what the demo shows as "what each filter sees"
+        hidden_states = tuple(block.activation(maps) for block, maps in zip(self.convolutions, feature_maps)) \
+            if output_hidden_states else None
 
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits, labels)
 
-        hidden_states = tuple(feature_maps) if output_hidden_states else None
         if not return_dict:
             return tuple(value for value in (loss, logits, hidden_states) if value is not None)
         return ImageClassifierOutputWithNoAttention(loss=loss, logits=logits, hidden_states=hidden_states)
