@@ -49,3 +49,24 @@ def test_accelerate_launch_two_cpu_processes(tmp_path):
                             timeout=300)
     assert result.returncode == 0, result.stderr[-4000:]
     check_two_process_run(tmp_path)
+
+
+def test_accelerate_launch_trains_the_melody_vae_on_two_processes(tmp_path):
+    """The newest plugin under the same launcher: its step (keys drawn per melody, the KL ramp read from the
+    schedule) keeps two ranks' weights identical, and the saved folder loads with the Hub's snippet classes."""
+    result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+                             "--main_process_port", str(free_port()), "train.py", "melody-vae", "--preset", "best",
+                             "--synthetic", "128", "--batch-size", "8", "--max-steps", "4", "--checkpoint-every", "2",
+                             "--output-dir", str(tmp_path)],
+                            cwd=REPO_ROOT, env=clean_env(OMP_NUM_THREADS="1"), capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records and all(record["num_processes"] == 2 for record in records)
+    end = next(record for record in records if record.get("event") == "end")
+    assert len(end["weights_fingerprints"]) == 2 and len(set(end["weights_fingerprints"])) == 1
+
+    from transformers import AutoModel
+    model = AutoModel.from_pretrained(tmp_path / "model", trust_remote_code=True)
+    assert model.sample(2, seed=0).shape == (2, model.config.num_steps)
