@@ -65,6 +65,7 @@ FIRST_STEPS = {
     "font-style": font_style,
     "lstm-composer": compose("#composer-compose", "#composer-piano-roll img"),
     "abc-composer": compose("#abc-compose", "#abc-roll img"),
+    "melody-vae": compose("#melody-vae-interpolate", "#melody-vae-map img"),
 }
 
 

@@ -37,7 +37,7 @@ FILE_ENDPOINTS = [
     ("font_style_explain_drawing", lambda ref: [{"background": ref, "layers": [ref], "composite": ref}, STYLE_MODEL]),
     ("lstm_composer_compose", lambda ref: [COMPOSER_MODEL, "greedy", 1.0, 0, 0.95, 4, 16, 0, "upload", None, ref,
                                            "Acoustic Grand Piano", 100, 1.2, 12, ""]),
-    ("melody_vae_interpolate", lambda ref: [MELODY_MODEL, None, ref, None, ref, 3, "slerp"]),
+    ("melody_vae_interpolate", lambda ref: [MELODY_MODEL, None, ref, None, ref, 3, "slerp", "", ""]),
 ]
 MIDI_ENDPOINTS = {"lstm_composer_compose", "melody_vae_interpolate"}  # file inputs that take MIDI, not pictures
 

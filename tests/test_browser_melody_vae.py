@@ -46,3 +46,21 @@ def test_two_melodies_interpolated_play_as_one_piece(page, hub, artifacts_dir):
     assert f"From {first}" in info and f"to {last}" in info, info[:300]
     assert page.evaluate(AUDIO_SECONDS_JS) > 8 * 8 * 60 / 100 - 1, "nine steps of two bars at 100 BPM"
     assert "Traceback" not in page.inner_text("body")
+
+
+def test_typed_notes_play_on_enter_and_start_the_path(page, hub):
+    page.goto(hub.url)
+    open_tab(page, "Melody VAE (latent space)")
+    box = page.locator("#melody-vae-first-notes textarea, #melody-vae-first-notes input").first
+    box.click()
+    box.press_sequentially("C4 E4 G4 E4 | C5:2 G4:2")
+    box.press("Enter")  # plays the typed melody, as "Listen to the first" does
+    page.wait_for_function("""() => {
+        const shown = document.querySelector('#melody-vae-first-audio time#duration');
+        return shown && shown.innerText.trim() !== '0:00';
+    }""", timeout=60_000)
+    page.click("#melody-vae-interpolate")
+    page.wait_for_function(AUDIO_SECONDS_JS, timeout=120_000)
+    info = page.inner_text("#melody-vae-info")
+    assert "From the notes you typed (6 notes" in info, info[:300]
+    assert "Traceback" not in page.inner_text("body")

@@ -60,6 +60,15 @@ def test_an_uploaded_midi_file_goes_through_the_autoencoder_on_a_straight_line(c
     assert Path(midi).read_bytes()[:4] == b"MThd" and Path(wav).read_bytes()[:4] == b"RIFF"
 
 
+def test_typed_notes_are_a_melody_and_win_over_the_corpus_name(client):
+    midi, wav, *_, notes = client.predict(first_notes="C4 D4 E4 C4 | E4 F4 G4:2", last_notes="G5:1/2 A5:1/2 G5 E5 C5",
+                                          points=3, api_name="/melody_vae_interpolate")
+    assert notes.count("the notes you typed") == 2 and "From **the notes you typed (7 notes" in notes
+    assert Path(midi).read_bytes()[:4] == b"MThd" and seconds_of(wav) > 2 * 8 * 60 / 100
+    with pytest.raises(AppError, match="H4"):
+        client.predict(first_notes="C4 H4", api_name="/melody_vae_interpolate")
+
+
 def test_sampling_from_the_prior_repeats_with_its_seed(client):
     first = client.predict(count=3, temperature=0.5, seed=7, api_name="/melody_vae_sample")
     again = client.predict(count=3, temperature=0.5, seed=7, api_name="/melody_vae_sample")

@@ -32,6 +32,7 @@ from .playing import play
 
 DEFAULT_POINTS = 9
 FILE_LABEL = "or a MIDI file (its top line, first two bars; at most 5 MB)"
+TYPED_LABEL = "or type notes (C4 = middle C, . a rest, :2 two beats, :1/2 half a beat)"
 
 
 def output_paths(stem: str) -> tuple[Path, Path]:
@@ -89,12 +90,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     first_default = next((name for name in names if name.startswith("Bach")), names[0] if names else None)
     last_default = next((name for name in names if "O'Neill" in name), names[-1] if names else None)
 
-    def run_path(choice, first, first_file, last, last_file, points, method):
+    def run_path(choice, first, first_file, last, last_file, points, method, first_notes="", last_notes=""):
         demo_model = chosen_model(models, choice)
         model = demo_model.model
         points, method = checked_points(points), checked_method(method)
-        first_tokens, first_name = chosen_melody(model.codec, shipped, first, first_file)
-        last_tokens, last_name = chosen_melody(model.codec, shipped, last, last_file)
+        first_tokens, first_name = chosen_melody(model.codec, shipped, first, first_file, first_notes)
+        last_tokens, last_name = chosen_melody(model.codec, shipped, last, last_file, last_notes)
         result = interpolate(model, first_tokens, last_tokens, points, method)
         wav, midi, note = written(model, result.melodies, f"melody-vae-{method}-{points}")
         notes = describe_path(model, result, first_name, last_name, method) + (f"\n\n*{note}*" if note else "")
@@ -105,11 +106,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     @user_facing
     def interpolate_melodies(choice: str = choices[0], first: str | None = first_default, first_file=None,
                              last: str | None = last_default, last_file=None, points: int = DEFAULT_POINTS,
-                             method: str = "slerp"):
-        """API: the path between two melodies (corpus names from the list, or MIDI files, which win when given)
-        in `points` steps ({MIN_POINTS}-{MAX_POINTS}, ends included) through the chosen model's latent space;
+                             method: str = "slerp", first_notes: str = "", last_notes: str = ""):
+        """API: the path between two melodies (corpus names from the list, MIDI files, which win when given, or
+        notes typed as names, "C4 D4 E4:2 . G4", which win over a corpus name) in `points` steps ({MIN_POINTS}-{MAX_POINTS}, ends included) through the chosen model's latent space;
         returns (MIDI file, WAV file, piano roll, latent map, notes on each step)."""
-        midi, wav, roll, path_map, notes, _ = run_path(choice, first, first_file, last, last_file, points, method)
+        midi, wav, roll, path_map, notes, _ = run_path(choice, first, first_file, last, last_file, points, method,
+                                                       first_notes, last_notes)
         return midi, wav, roll, path_map, notes
 
     @user_facing
@@ -133,20 +135,21 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return f"**{choice}**: {demo_model.headline() or 'no measured figures in its folder'}. Weights: {demo_model.source}."
 
     @user_facing
-    def listen(choice: str, name: str | None, upload):
+    def listen(choice: str, name: str | None, upload, typed: str = ""):
         model = chosen_model(models, choice).model
-        tokens, _ = chosen_melody(model.codec, shipped, name, upload)
+        tokens, _ = chosen_melody(model.codec, shipped, name, upload, typed)
         wav, _, _ = written(model, [tokens], "melody-vae-melody")
         return wav, piano_roll(model.codec, [tokens])
 
     @user_facing
-    def compare(choice, first, first_file, last, last_file, points, method):
+    def compare(choice, first, first_file, last, last_file, points, method, first_notes="", last_notes=""):
         if autoencoder is None:
             raise UnusableInputError("The autoencoder's weights are not loaded here, so there is nothing to compare.")
         variational = choice if choice != autoencoder else next(label for label in choices if label != autoencoder)
         sides = []
         for label in (autoencoder, variational):
-            _, wav, roll, path_map, _, result = run_path(label, first, first_file, last, last_file, points, method)
+            _, wav, roll, path_map, _, result = run_path(label, first, first_file, last, last_file, points, method,
+                                                         first_notes, last_notes)
             change = sum(changed_share(a, b) for a, b in zip(result.melodies, result.melodies[1:]))
             summary = (f"**{label}**: {result.midpoints_musical()} of {len(result.melodies) - 2} melodies between the "
                        f"ends are musical; from one step to the next {change / (len(result.melodies) - 1):.0%} of "
@@ -172,6 +175,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                                         allow_custom_value=True, elem_id="melody-vae-first")
                     first_file = gr.File(label=FILE_LABEL, file_types=[".mid", ".midi"], type="filepath",
                                          elem_id="melody-vae-first-file")
+                    first_notes = gr.Textbox("", max_lines=1, label=TYPED_LABEL, placeholder="C4 D4 E4 C4 | E4 F4 G4:2",
+                                             elem_id="melody-vae-first-notes")
                     first_button = gr.Button("Listen to the first", size="sm", elem_id="melody-vae-listen-first")
                     first_audio = gr.Audio(type="filepath", format="wav", label="First melody",
                                            elem_id="melody-vae-first-audio")
@@ -180,6 +185,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                                        allow_custom_value=True, elem_id="melody-vae-last")
                     last_file = gr.File(label=FILE_LABEL, file_types=[".mid", ".midi"], type="filepath",
                                         elem_id="melody-vae-last-file")
+                    last_notes = gr.Textbox("", max_lines=1, label=TYPED_LABEL, placeholder="G4:1/2 A4:1/2 G4 E4 C4",
+                                            elem_id="melody-vae-last-notes")
                     last_button = gr.Button("Listen to the second", size="sm", elem_id="melody-vae-listen-last")
                     last_audio = gr.Audio(type="filepath", format="wav", label="Second melody",
                                           elem_id="melody-vae-last-audio")
@@ -227,7 +234,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             sample_roll = gr.Image(type="pil", label="Piano roll")
     sample_info = gr.Markdown(elem_id="melody-vae-sample-info")
 
-    path_inputs = [weights, first, first_file, last, last_file, points, method]
+    path_inputs = [weights, first, first_file, last, last_file, points, method, first_notes, last_notes]
     path_outputs = [midi_file, audio, roll, path_map, info]
     # A new model: its notes, and no answers of the previous one left on screen as if they were its own
     weights.change(lambda choice: (model_notes(choice), None, None, None, None, "", None, None, None, ""), weights,
@@ -238,7 +245,10 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     compare_button.click(compare, path_inputs, columns, api_visibility="private", **HEAVY)
     sample_button.click(sample_melodies, [weights, count, temperature, seed],
                         [sample_midi, sample_audio, sample_roll, sample_info], api_name="melody_vae_sample", **HEAVY)
-    first_button.click(listen, [weights, first, first_file], [first_audio, melody_roll], api_visibility="private",
+    first_button.click(listen, [weights, first, first_file, first_notes], [first_audio, melody_roll], api_visibility="private",
                        **HEAVY)
-    last_button.click(listen, [weights, last, last_file], [last_audio, melody_roll], api_visibility="private",
+    # Enter in a notes box plays that melody, as the Listen button does
+    for notes_box, listen_button in ((first_notes, "#melody-vae-listen-first"), (last_notes, "#melody-vae-listen-last")):
+        notes_box.submit(None, js=f"() => document.querySelector('{listen_button}').click()")
+    last_button.click(listen, [weights, last, last_file, last_notes], [last_audio, melody_roll], api_visibility="private",
                       **HEAVY)

@@ -1,5 +1,6 @@
-"""Where the demo's melodies come from, checked: the held-out corpus melodies shipped with the weights, or an
-uploaded MIDI file; and what the tab does with them, as plain functions the tests call too.
+"""Where the demo's melodies come from, checked: the held-out corpus melodies shipped with the weights, an
+uploaded MIDI file, or notes typed as names (plugins.melody_entry); and what the tab does with them, as plain
+functions the tests call too.
 
 Every request value is checked here on the server (the HTTP API skips the
 page's bounds); what cannot be used raises `UnusableInputError` with a sentence.
@@ -19,6 +20,7 @@ from models.lstm_composer.midi_codec import MAX_FILE_BYTES, UnusableMidiError, r
 from models.melody_vae import INTERPOLATIONS, interpolate_latents, melody_line, pitch_name
 
 from ..errors import UnusableInputError, bounded_number
+from ..melody_entry import parse_melody
 from .music import Verdict, judge
 from .pictures import LatentMap
 
@@ -71,11 +73,35 @@ def melody_from_upload(codec, path) -> tuple[list[int], str]:
         raise UnusableInputError(str(error)) from None
     line = melody_line([(note.onset, note.pitch, note.duration) for note in score.notes], score.ticks_per_beat,
                        codec.steps_per_beat)
+    name = re.sub(r"[^\w.+-]+", " ", Path(str(path)).name).strip()[:80] or "(unnamed)"
+    tokens, moved = two_bars_in_range(codec, line, "of the MIDI file")
+    return tokens, f"your MIDI file {name} (its top line, two bars from its first note{moved})"
+
+
+TYPED_TICKS_PER_BEAT = 480
+
+
+def melody_from_typed(codec, text: str) -> tuple[list[int], str]:
+    """Notes typed as names ("C4 D4 E4:2 . G4", plugins.melody_entry's syntax) -> the model's melody: two bars
+    from the first note on the sixteenth-note grid (triplets move to the nearest sixteenth), moved by octaves
+    into the model's range; and a description. Unreadable text raises `UnusableInputError` naming the item."""
+    notes = parse_melody(text)
+    if not notes:
+        raise UnusableInputError("The typed melody has only rests; type at least one note (e.g. C4 E4 G4).")
+    line = melody_line([(int(note.start * TYPED_TICKS_PER_BEAT), note.pitch, int(note.duration * TYPED_TICKS_PER_BEAT))
+                        for note in notes], TYPED_TICKS_PER_BEAT, codec.steps_per_beat)
+    tokens, moved = two_bars_in_range(codec, line, "you typed")
+    return tokens, f"the notes you typed ({len(notes)} notes, two bars from the first{moved})"
+
+
+def two_bars_in_range(codec, line, where: str) -> tuple[list[int], str]:
+    """The model's tokens for the first two bars of a melody line from its first note, moved by whole octaves into
+    the model's range (by semitones when no octave fits); and the words saying how far it was moved."""
     start = line[0].onset
     heard = [note for note in line if note.onset < start + codec.num_steps]
     low, high = min(note.pitch for note in heard), max(note.pitch for note in heard)
     if high - low > codec.max_pitch - codec.min_pitch:
-        raise UnusableInputError(f"The first two bars of the MIDI file span {pitch_name(low)}-{pitch_name(high)}, "
+        raise UnusableInputError(f"The first two bars {where} span {pitch_name(low)}-{pitch_name(high)}, "
                                  f"wider than this model's range {pitch_name(codec.min_pitch)}-"
                                  f"{pitch_name(codec.max_pitch)}.")
     octaves = 0
@@ -89,17 +115,20 @@ def melody_from_upload(codec, path) -> tuple[list[int], str]:
     else:
         shift = 12 * octaves
     tokens = codec.melody_from_notes([note._replace(pitch=note.pitch + shift) for note in heard], start)
-    name = re.sub(r"[^\w.+-]+", " ", Path(str(path)).name).strip()[:80] or "(unnamed)"
-    moved = f", moved {shift:+d} semitones into the model's range" if shift else ""
-    return tokens, f"your MIDI file {name} (its top line, two bars from its first note{moved})"
+    return tokens, (f", moved {shift:+d} semitones into the model's range" if shift else "")
 
 
-def chosen_melody(codec, shipped: ShippedMelodies, corpus_id, upload) -> tuple[list[int], str]:
-    """An uploaded file when one was sent, else the named corpus melody."""
+def chosen_melody(codec, shipped: ShippedMelodies, corpus_id, upload, typed="") -> tuple[list[int], str]:
+    """An uploaded file when one was sent, else typed notes when there are any, else the named corpus melody."""
     if uploaded(upload):
         return melody_from_upload(codec, upload)
+    if typed is not None and not isinstance(typed, str):
+        raise UnusableInputError("A typed melody must be text, such as C4 D4 E4 G4.")
+    if typed and typed.strip():
+        return melody_from_typed(codec, typed)
     if corpus_id is None or corpus_id == "":
-        raise UnusableInputError("Choose a corpus melody or upload a MIDI file for each of the two melodies.")
+        raise UnusableInputError("Choose a corpus melody, upload a MIDI file or type notes for each of the two "
+                                 "melodies.")
     return shipped.choice(corpus_id), f"{corpus_id} (held-out corpus melody)"
 
 

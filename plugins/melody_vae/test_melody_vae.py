@@ -23,7 +23,8 @@ from plugins.errors import UnusableInputError
 from plugins.melody_vae import kl_weight
 from plugins.melody_vae.data import Piece, melody_windows, synthetic_piece
 from plugins.melody_vae.melodies import (
-    ShippedMelodies, checked_method, checked_points, checked_sampling, chosen_melody, melody_from_upload,
+    ShippedMelodies, checked_method, checked_points, checked_sampling, chosen_melody, melody_from_typed,
+    melody_from_upload,
 )
 from plugins.melody_vae.music import judge
 from plugins.registry import get_plugin
@@ -205,6 +206,23 @@ def test_an_uploaded_file_gives_its_first_two_bars_moved_into_range(tmp_path):
     with pytest.raises(UnusableInputError, match="Unknown corpus melody"):
         chosen_melody(CODEC, shipped, "../../etc/passwd", None)
     assert chosen_melody(CODEC, shipped, "a tune", None)[0] == CODEC.melody_from_notes(TWINKLE)
+
+
+def test_typed_note_names_give_the_same_melody_as_the_file_and_win_over_the_corpus_name():
+    typed = "C5:1/2 C5:1/2 G5:1/2 G5:1/2 A5:1/2 A5:1/2 G5 | F5:1/2 F5:1/2 E5:1/2 E5:1/2 D5:1/2 D5:1/4 .:1/4 C5"
+    tokens, description = melody_from_typed(CODEC, typed)
+    # an octave above TWINKLE, which fits C3-C6 as typed: kept where it is
+    assert CODEC.notes_from_melody(tokens) == [note._replace(pitch=note.pitch + 12) for note in TWINKLE]
+    assert "14 notes" in description and "moved" not in description
+    low, _ = melody_from_typed(CODEC, typed.replace("5", "1"))  # C1..: two octaves up, the least that fits
+    assert CODEC.notes_from_melody(low) == [note._replace(pitch=note.pitch - 12) for note in TWINKLE]
+    shipped = ShippedMelodies({"a tune": CODEC.melody_from_notes(TWINKLE)})
+    assert chosen_melody(CODEC, shipped, "a tune", None, typed)[0] == tokens
+    assert chosen_melody(CODEC, shipped, "a tune", None, "   ")[0] == CODEC.melody_from_notes(TWINKLE)
+    for text, message in [("C4 H4", "H4"), (". . .", "only rests"), ("C1 C7", "wider than this model's range"),
+                          (["C4"], "must be text")]:
+        with pytest.raises(UnusableInputError, match=message):
+            chosen_melody(CODEC, shipped, "a tune", None, text)
 
 
 @pytest.mark.parametrize(("check", "value", "message"), [
