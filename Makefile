@@ -54,7 +54,7 @@ test-system-packages:
 # Benchmarks write bench/results/*-cpu.json and end with the summary the README's tables are made of
 # (bench/report.py); every ratio is measured in the same run, ours and the peer alternating. On a quiet machine:
 #   make bench DATA_DIR=../shared/datasets            (a folder holding mnist/ and midi/; about 35 minutes)
-#   make bench DATA_DIR=../shared/datasets QUICK=1    (fewer rounds, the lecture presets only: about 10 minutes)
+#   make bench DATA_DIR=../shared/datasets QUICK=1    (fewer rounds, the lecture presets only: about 15 minutes)
 # They also install bench/requirements.txt (Keras 3, whose torch backend runs the lecture's scripts beside ours);
 # `make test` does not need it.
 ifeq ($(QUICK),1)
