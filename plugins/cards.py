@@ -37,20 +37,24 @@ def glyph_licence(styles) -> str:
             "commonly used characters; the fonts' licences allow rendering their glyphs")
 
 
+def processor_name() -> str:
+    """The CPU's model name (Linux' /proc/cpuinfo), else what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def describe_hardware(accelerator=None) -> str:
     """A short, honest description of where a run or a measurement happened."""
     processes = accelerator.num_processes if accelerator is not None else 1
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
         return f"{processes} x {name}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = processor_name()
     return f"CPU: {cpu}, {os.cpu_count()} cores, {processes} process(es) x {torch.get_num_threads()} thread(s)"
 
 

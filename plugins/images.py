@@ -9,6 +9,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from PIL.Image import DecompressionBombError
 
+from models.cnn_classifier.image_processing_cnn_classifier import ink_of
+
 from .errors import UnusableInputError
 
 MAX_IMAGE_SIDE = 4096
@@ -121,113 +123,18 @@ def _pil_to_gray(image: Image.Image) -> np.ndarray:
 # A photo of a digit on real paper has grain, a shadow and specks of dust. Stretching the picture between its
 # darkest and lightest pixel and calling everything above 20 % ink (what a clean drawing needs) makes that
 # noise ink too: the crop takes the whole sheet and the digit shrinks to a corner. So the paper level is read
-# from the border (what fills it is paper), ink is what stands out from it after a light blur (Otsu's
-# threshold between the two), and only ink that belongs to the main strokes is kept: connected pieces at
-# least `keep_fraction` the size of the largest one. A clean drawing comes through as before.
-# models/cnn_classifier/image_processing_cnn_classifier.py does the same for the Hub's pipeline().
-INK_THRESHOLD = 0.2
-COMPONENT_SIDE = 256  # pieces of ink are found on a copy at most this many pixels a side (a bounded cost)
+# from the border, ink is what stands out from it after a light blur (Otsu's threshold between the two), and
+# only ink that belongs to the main strokes is kept. The code is the image processor's, which travels with
+# the weights, so the hub's tabs and a Hub user's pipeline() see the same ink.
 
 
 def ink_on_paper(gray: np.ndarray, keep_fraction: float) -> np.ndarray | None:
     """Gray picture (1 = white) -> ink in [0, 1] (1 = ink), whichever way round it was drawn, with the paper's
     grain and specks removed; None when nothing stands out from the paper (a blank picture)."""
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    ink = 1.0 - gray if float(np.median(border)) > 0.5 else gray.copy()
-    smooth = box_mean(ink, max(1, round(max(ink.shape) / 200)))
-    paper = float(np.median(np.concatenate([smooth[0], smooth[-1], smooth[:, 0], smooth[:, -1]])))
-    if float(smooth.max()) - paper < MIN_INK_CONTRAST:
+    try:
+        return ink_of(gray, keep_fraction)
+    except ValueError:  # blank: the processor's one refusal
         return None
-    level = (smooth - paper) / (float(smooth.max()) - paper)
-    strokes = main_pieces(level > max(INK_THRESHOLD, otsu_threshold(level)), keep_fraction)
-    strokes = grown(strokes)
-    peak = float(ink[strokes].max()) if strokes.any() else 0.0
-    if peak - paper < MIN_INK_CONTRAST:
-        return None
-    ink = np.clip((ink - paper) / (peak - paper), 0.0, 1.0) * strokes
-    ink[ink < INK_THRESHOLD] = 0.0
-    return ink.astype(np.float32)
-
-
-MIN_INK_CONTRAST = 0.15  # below this, the picture is one colour: nothing was drawn
-
-
-def box_mean(array: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over the (2 radius + 1)^2 square around each pixel (edges repeated)."""
-    size = 2 * radius + 1
-    padded = np.pad(array.astype(np.float64), ((radius + 1, radius), (radius + 1, radius)), mode="edge")
-    sums = padded.cumsum(0).cumsum(1)
-    return ((sums[size:, size:] - sums[:-size, size:] - sums[size:, :-size] + sums[:-size, :-size])
-            / size ** 2).astype(np.float32)
-
-
-def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
-    """The level in [0, 1] that best splits `values` into two groups (Otsu 1979: the largest variance between them)."""
-    counts, edges = np.histogram(np.clip(values, 0, 1), bins=bins, range=(0.0, 1.0))
-    centres = (edges[:-1] + edges[1:]) / 2
-    below = counts.cumsum().astype(np.float64)
-    mass = (counts * centres).cumsum()
-    total, total_mass = below[-1], mass[-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = (total_mass * below - mass * total) ** 2 / (below * (total - below))
-    return float(edges[int(np.nanargmax(np.nan_to_num(between, nan=-1.0))) + 1])
-
-
-def main_pieces(mask: np.ndarray, keep_fraction: float) -> np.ndarray:
-    """`mask` keeping only the 8-connected pieces at least `keep_fraction` the size of the largest one.
-
-    Pieces are found on a copy reduced to COMPONENT_SIDE pixels a side (a cell is set where any of its
-    pixels is), with a union-find over the runs of each row."""
-    factor = max(1, -(-max(mask.shape) // COMPONENT_SIDE))
-    height, width = -(-mask.shape[0] // factor), -(-mask.shape[1] // factor)
-    padded = np.zeros((height * factor, width * factor), dtype=bool)
-    padded[:mask.shape[0], :mask.shape[1]] = mask
-    small = padded.reshape(height, factor, width, factor).any(axis=(1, 3))
-    parent: list[int] = []
-
-    def root(run: int) -> int:
-        while parent[run] != run:
-            parent[run] = parent[parent[run]]
-            run = parent[run]
-        return run
-
-    runs, previous = [], []  # runs: (row, start, end) end exclusive; previous: indices of the last row's runs
-    for row in range(height):
-        line = np.concatenate([[False], small[row], [False]])
-        changes = np.flatnonzero(line[1:] != line[:-1])
-        current = []
-        for start, end in zip(changes[::2], changes[1::2]):
-            index = len(runs)
-            runs.append((row, int(start), int(end)))
-            parent.append(index)
-            for other in previous:  # 8-connected: touching or diagonal
-                _, other_start, other_end = runs[other]
-                if other_start <= end and start <= other_end:
-                    parent[root(index)] = root(other)
-            current.append(index)
-        previous = current
-    if not runs:
-        return np.zeros_like(mask)
-    sizes: dict[int, int] = {}
-    for index, (_, start, end) in enumerate(runs):
-        sizes[root(index)] = sizes.get(root(index), 0) + end - start
-    largest = max(sizes.values())
-    kept_small = np.zeros_like(small)
-    for index, (row, start, end) in enumerate(runs):
-        if sizes[root(index)] >= keep_fraction * largest:
-            kept_small[row, start:end] = True
-    kept = np.repeat(np.repeat(kept_small, factor, axis=0), factor, axis=1)[:mask.shape[0], :mask.shape[1]]
-    return mask & kept
-
-
-def grown(mask: np.ndarray) -> np.ndarray:
-    """`mask` grown by one pixel in every direction (the soft edge of a stroke belongs to it)."""
-    padded = np.pad(mask, 1)
-    out = np.zeros_like(mask)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            out |= padded[dy:dy + mask.shape[0], dx:dx + mask.shape[1]]
-    return out
 
 
 def image_from_bytes(data: bytes) -> Image.Image:

@@ -35,6 +35,7 @@ import torch
 from accelerate.utils import broadcast_object_list, send_to_device
 
 from .base import FUSED_OPTIMIZERS
+from .cards import processor_name
 
 MIN_STEPS = 500  # shorter runs keep the defaults
 COMPILE_WORTH_SECONDS = 300  # a compiled optimizer step is tried for runs expected to take at least this long
@@ -87,16 +88,13 @@ def compiled_step(step):
     current = [compiled]
 
     def run(*args, **kwargs):
-        if current[0] is step:
-            return step(*args, **kwargs)
-        try:
-            return current[0](*args, **kwargs)
-        except Exception as error:  # noqa: BLE001 - whatever the compiler raises, the eager step still works
-            if current[0] is not compiled:
-                raise
-            print(f"speed plan: compiling the optimizer step failed ({type(error).__name__}); running it eagerly")
-            current[0] = step
-            return step(*args, **kwargs)
+        if current[0] is compiled:
+            try:
+                return compiled(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - whatever the compiler raises, the eager step still works
+                print(f"speed plan: compiling the optimizer step failed ({type(error).__name__}); running it eagerly")
+                current[0] = step
+        return step(*args, **kwargs)
 
     run._wrapped_by_lr_sched = getattr(step, "_wrapped_by_lr_sched", False)  # what torch's schedulers look for
     return run
@@ -104,18 +102,6 @@ def compiled_step(step):
 
 def plans_file() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dsl-hub" / "speed-plans.json"
-
-
-def processor_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def plan_key(plugin, preset, recipe, accelerator) -> str:

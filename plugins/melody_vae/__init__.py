@@ -11,7 +11,7 @@ import torch
 
 from models.melody_vae import FIRST_PITCH_TOKEN, MelodyVaeConfig, MelodyVaeModel
 
-from ..base import DataSplits, Plugin, SpaceCard, TrainingParts, TrainingRecipe
+from ..base import Plugin, SpaceCard, TrainingParts, TrainingRecipe
 from ..lstm_composer import DATA_LICENCE as MIDI_CORPUS_LICENCE
 from ..registry import register_plugin
 from .data import load_melodies, synthetic_melodies
@@ -182,15 +182,6 @@ class MelodyVaePlugin(Plugin):
             "corpus_statistics": data.extras.get("statistics", ""),
             "variational": model.config.variational,
         }
-
-    # ------------------------------------------------------------ saving
-    def save_pretrained(self, parts, output_dir, accelerator):
-        model = accelerator.unwrap_model(parts.model)
-        model.config.auto_map = {}  # only what register_for_auto_class names: AutoConfig and AutoModel
-        model.config.register_for_auto_class()
-        model.register_for_auto_class(self.auto_class)
-        model.save_pretrained(output_dir, is_main_process=accelerator.is_main_process)
-        return model
 
     # -------------------------------------------------------------- card
     def data_licence_for(self, results):
