@@ -9,6 +9,7 @@ push, with the real repo id in the usage snippet).
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
@@ -187,3 +188,15 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def write_comparison(plugin, folders, table: str) -> None:
+    """Put a comparison table of several trained folders into each one's results.json and card (the tables of
+    `python -m plugins.<plugin>.table ... --write-cards`)."""
+    for folder in folders:
+        results_file = Path(folder) / "results.json"
+        results = json.loads(results_file.read_text())
+        results["comparison"] = table
+        results_file.write_text(json.dumps(results, indent=2) + "\n")
+        write_model_card(plugin, folder, results, repo_id_for(Path(folder).resolve().name))
+

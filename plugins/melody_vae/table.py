@@ -69,15 +69,10 @@ def main(arguments: list[str]) -> int:
     table = markdown(folders)
     print(table)
     if write_cards:
-        from ..cards import repo_id_for, write_model_card
+        from ..cards import write_comparison
         from ..registry import get_plugin
 
-        for folder in folders:
-            results_file = folder / "results.json"
-            results = json.loads(results_file.read_text())
-            results["comparison"] = table
-            results_file.write_text(json.dumps(results, indent=2) + "\n")
-            write_model_card(get_plugin("melody-vae"), folder, results, repo_id_for(folder.resolve().name))
+        write_comparison(get_plugin("melody-vae"), folders, table)
     return 0
 
 
