@@ -278,16 +278,18 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     grid_shown = [choice, count, seed, first, second]
     remembered = [shown_grid, first, second, next_pick, pick_note]
-    generate_button.click(generate, [choice, count, seed], grid, api_name="font_gan_generate", **HEAVY).success(
-        remember_grid, grid_shown, remembered, api_visibility="private")
-    examples.load_input_event.then(generate, [choice, count, seed], grid, api_visibility="private", **HEAVY).success(
-        remember_grid, grid_shown, remembered, api_visibility="private")
+    generated = generate_button.click(generate, [choice, count, seed], grid, api_name="font_gan_generate", **HEAVY)
+    generated_remembered = generated.success(remember_grid, grid_shown, remembered, api_visibility="private")
+    example = examples.load_input_event.then(generate, [choice, count, seed], grid, api_visibility="private",
+                                             **HEAVY)
+    example_remembered = example.success(remember_grid, grid_shown, remembered, api_visibility="private")
     grid.select(choose_glyph, [shown_grid, first, second, next_pick], [first, second, next_pick, pick_note],
                 api_visibility="private")
-    nearest_button.click(nearest, [choice, count, seed], pairs, api_name="font_gan_nearest", **HEAVY)
-    morph_chosen_button.click(morph_chosen, [shown_grid, first, second, steps], strip, api_visibility="private",
-                              **LIGHT)
-    morph_button.click(interpolate, [choice, seed_a, seed_b, steps], strip, api_name="font_gan_interpolate", **LIGHT)
+    nearest_found = nearest_button.click(nearest, [choice, count, seed], pairs, api_name="font_gan_nearest", **HEAVY)
+    morphed_chosen = morph_chosen_button.click(morph_chosen, [shown_grid, first, second, steps], strip,
+                                               api_visibility="private", **LIGHT)
+    morphed = morph_button.click(interpolate, [choice, seed_a, seed_b, steps], strip, api_name="font_gan_interpolate",
+                                 **LIGHT)
     morph_glyphs_trigger = gr.Button(visible=False)  # the API's way to the same morph, without a grid on screen
     morph_glyphs_trigger.click(morph_glyphs, [choice, count, seed, first, second, steps], strip,
                                api_name="font_gan_morph_glyphs", **LIGHT)
@@ -298,5 +300,8 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         return (model_notes(choice), None, None, None, None, gr.Button(visible=reason is None),
                 gr.Markdown(reason or "", visible=reason is not None))
 
+    # Pictures of the previous model still on their way would land after the clearing: they are cancelled.
+    previous_pictures = [generated, generated_remembered, example, example_remembered, nearest_found, morphed_chosen,
+                         morphed]
     choice.change(show_model, choice, [notes, grid, pairs, strip, shown_grid, nearest_button, nearest_note],
-                  api_visibility="private")
+                  cancels=previous_pictures, api_visibility="private")

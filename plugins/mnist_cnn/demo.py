@@ -170,12 +170,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     outputs = [prediction, seen, feature_maps]
     draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
-    draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
-                      api_visibility="undocumented", **LIGHT).success(
-        doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    drawn = draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
+                              api_visibility="undocumented", **LIGHT)
+    drawn_doubt = drawn.success(doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
     upload_button.click(None, None, doubt_note, js="() => ''")
-    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain",
-                        **LIGHT).success(doubt, [upload, choice], doubt_note, api_name="mnist_cnn_doubt", **LIGHT)
+    uploaded = upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain", **LIGHT)
+    uploaded_doubt = uploaded.success(doubt, [upload, choice], doubt_note, api_name="mnist_cnn_doubt", **LIGHT)
     # Live: each change of the drawing asks again; "always_last" keeps at most one request waiting per page
     # (strokes made meanwhile are read together), so drawing fast does not flood the queue.
     nothing = (None, None, None, "")
@@ -186,7 +186,9 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
     examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
         explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
-    choice.change(show_model, choice, [notes, filters, mistakes, *outputs, doubt_note], cancels=[answering],
+    # Another model: answers of the previous one still on their way would land after the clearing.
+    previous_answers = [answering, drawn, drawn_doubt, uploaded, uploaded_doubt]
+    choice.change(show_model, choice, [notes, filters, mistakes, *outputs, doubt_note], cancels=previous_answers,
                   api_visibility="private")
     # The lean API endpoint (image in, label + confidences out) has no button of its own.
     classify_trigger = gr.Button(visible=False)

@@ -140,12 +140,12 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
 
     outputs = [prediction, seen, excited, caption]
     draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
-    draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
-                      api_visibility="undocumented", **LIGHT).success(
-        doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    drawn = draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
+                              api_visibility="undocumented", **LIGHT)
+    drawn_doubt = drawn.success(doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
     upload_button.click(None, None, doubt_note, js="() => ''")
-    upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT).success(
-        doubt, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
+    uploaded = upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
+    uploaded_doubt = uploaded.success(doubt, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
     # Live while drawing, at most one request waiting per page (see the CNN's tab).
     nothing = (None, None, None, "", "")
     answering = live_trigger(sketch).click(
@@ -155,7 +155,9 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
     examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
         explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
-    choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], cancels=[answering],
+    # Another model: answers of the previous one still on their way would land after the clearing.
+    previous_answers = [answering, drawn, drawn_doubt, uploaded, uploaded_doubt]
+    choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], cancels=previous_answers,
                   api_visibility="private")
     classify_trigger = gr.Button(visible=False)
     classify_trigger.click(classify_image, [upload, choice], prediction, api_name="mnist_mlp_classify", **LIGHT)
