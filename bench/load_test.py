@@ -12,7 +12,9 @@ FluidSynth renderers) and the visitors spent: on a small machine the visitors
 share the cores with the hub. Light calls (digits) and heavy calls (composing,
 big grids) run in separate Gradio concurrency groups, so the light p95 shows
 whether heavy work starves them. Each endpoint is called once before the test
-(first calls load and start things), the visitors arrive over 2 s, and the
+(first calls load and start things), then 10 times alone for the hub's CPU time
+per request (what bounds the throughput: two cores over the mix's average
+cost), the visitors arrive over 2 s, and the
 figures count the requests started in the `--seconds` after that (steady state,
 not the stampede of 32 visitors arriving in the same millisecond).
 
@@ -46,6 +48,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RAMP_UP_SECONDS = 2.0  # visitors arrive over this long; the requests they start meanwhile are not counted
+CALLS_ALONE = 10  # requests per endpoint, one at a time before the visitors come, for its CPU cost alone
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -102,6 +105,13 @@ def run(url: str, clients: int, seconds: float, folder: Path, server_pid: int | 
     warm_up = visitor("127.0.0.254")
     for build in builders.values():  # first calls load models, start renderers and batchers: not timed
         build(warm_up)
+    alone = {}  # the hub's CPU time per request of each endpoint, one request at a time: what each one costs
+    if server_pid:
+        for name, build in builders.items():
+            before = cpu_seconds(server_pid)
+            for _ in range(CALLS_ALONE):
+                build(warm_up)
+            alone[name] = round(1000 * (cpu_seconds(server_pid) - before) / CALLS_ALONE, 1)
     latencies: dict[str, list[float]] = defaultdict(list)
     failures: dict[str, list[str]] = defaultdict(list)
     lock = threading.Lock()
@@ -157,7 +167,8 @@ def run(url: str, clients: int, seconds: float, folder: Path, server_pid: int | 
                         "clients": round(own_cpu, 1), "available": round(elapsed * (os.cpu_count() or 1), 1)},
         "overall": summary(everything),
         "endpoints": {name: {**summary(latencies[name]), "failed": len(failures[name]),
-                             "failure_examples": failures[name][:3]} for name in builders},
+                             "failure_examples": failures[name][:3],
+                             "hub_cpu_ms_per_request_alone": alone.get(name)} for name in builders},
     }
 
 

@@ -99,10 +99,12 @@ def main() -> None:
                 f"{figures['machine']}; {load(figures)}): {figures['requests']} requests, {figures['failed']} failed, "
                 f"**{figures['throughput_per_second']} requests/s**; CPU: hub and renderers "
                 f"{cpu.get('hub_and_renderers')} s, visitors {cpu.get('clients')} s, of {cpu.get('available')} s", "",
-                "| endpoint | requests | p50 | p95 | p99 |", "|---|---|---|---|---|"]
+                "| endpoint | requests | p50 | p95 | p99 | hub CPU per request, alone |", "|---|---|---|---|---|---|"]
         for name, endpoint in figures["endpoints"].items():
+            alone = endpoint.get("hub_cpu_ms_per_request_alone")
             out.append(f"| `{name}` | {endpoint['requests']} | {endpoint.get('p50_ms', '-')} ms | "
-                       f"{endpoint.get('p95_ms', '-')} ms | {endpoint.get('p99_ms', '-')} ms |")
+                       f"{endpoint.get('p95_ms', '-')} ms | {endpoint.get('p99_ms', '-')} ms | "
+                       f"{'-' if alone is None else f'{alone} ms'} |")
         out.append("")
     print("\n".join(out))
 

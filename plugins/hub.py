@@ -7,15 +7,9 @@ tabs work as usual.
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import inspect
 import logging
 import os
 import signal
-import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 import torch
@@ -25,7 +19,7 @@ from .guard import MAX_FILE_BYTES, HubBlocks, RequestLimits
 from .registry import get_plugin, plugin_names, unavailable_plugins
 from .serving import load_demo_models, use_hub_timeouts
 from .tempfiles import HubTempFolder
-from .ui import CLAMP_TYPED_NUMBERS_JS, HEAVY, LIVE_DRAWING_JS, PAGE_CSS, tab_links, use_atomic_cache_writes
+from .ui import CLAMP_TYPED_NUMBERS_JS, LIVE_DRAWING_JS, PAGE_CSS, tab_links, use_atomic_cache_writes
 
 logger = logging.getLogger("dsl_hub")
 
@@ -81,7 +75,6 @@ def build_app(names: list[str] | None = None, title: str = "Deep Structured Lear
                 with gr.Tab(f"{label.split(' ')[0]} (unavailable)"):
                     _unavailable(label, reason)
     _name_tools_after_their_api(app)
-    _run_heavy_work_at_low_priority(app)
     # Light calls (classifying a digit) and heavy ones (composing, rendering) have their own
     # concurrency groups (set per event), so a queue of heavy jobs cannot starve the light ones.
     app.queue(default_concurrency_limit=2, max_size=256)
@@ -105,38 +98,6 @@ def _name_tools_after_their_api(app: gr.Blocks) -> None:
                 pass
 
 
-HEAVY_NICENESS = 10  # Linux gives a thread of niceness 10 about a tenth of the CPU a niceness-0 thread gets
-
-
-def _lower_priority() -> None:
-    """Make the calling thread (and the processes it starts, e.g. FluidSynth) yield the CPU to others."""
-    if sys.platform.startswith("linux"):  # niceness per thread: elsewhere it would apply to the whole process
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
-
-
-def _run_heavy_work_at_low_priority(app: gr.Blocks) -> None:
-    """Heavy events (composing, glyph grids: HEAVY in plugins/ui.py) compute on threads of low CPU priority.
-
-    Then a digit to classify, and Gradio's own event loop, take a core from a composition the moment they need
-    one, instead of queueing for it behind the heavy work; when no light work wants the CPU, the heavy requests
-    have all of it. Streaming functions (generators) keep Gradio's threads and its priority.
-    """
-    workers = ThreadPoolExecutor(HEAVY["concurrency_limit"], thread_name_prefix="heavy", initializer=_lower_priority)
-    for block_fn in app.fns.values():
-        function = block_fn.fn
-        if (block_fn.concurrency_id != HEAVY["concurrency_id"] or function is None
-                or inspect.isgeneratorfunction(function) or inspect.isasyncgenfunction(function)
-                or inspect.iscoroutinefunction(function)):
-            continue
-
-        @functools.wraps(function)  # Gradio reads the signature (a gr.Progress argument, say) through __wrapped__
-        def at_low_priority(*args, _function=function, **kwargs):
-            # in this request's context (Gradio's progress reporting reads it), on a low-priority thread
-            return workers.submit(contextvars.copy_context().run, _function, *args, **kwargs).result()
-
-        block_fn.fn = at_low_priority
-
-
 def serve(names: list[str] | None = None, title: str = "Deep Structured Learning Hub") -> None:
     """Build and serve the hub as a public Space must run: every file it writes in one private, swept folder
     (plugins.tempfiles), request limits in front of Gradio (plugins.guard), SIGTERM a clean shutdown.
@@ -148,19 +109,24 @@ def serve(names: list[str] | None = None, title: str = "Deep Structured Learning
     # Gradio's launch() closes the server on KeyboardInterrupt in the main thread; a SIGTERM (a Space
     # stopping, `docker stop`) does the same, and atexit then removes the folder.
     signal.signal(signal.SIGTERM, _interrupt)
+    # Gradio recomputes its monitoring summary (a pandas group-by over the last 10,000 events) after every
+    # event, whether or not anyone reads it: 2-11 ms of CPU per request, growing with the history. The hub
+    # serves no monitoring pages (they would show strangers every endpoint's traffic), so nothing reads the
+    # summary: recompute it once a million events. Read when the queue is created, in build_app.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000000")
     app = build_app(names, title)
     # One intra-op thread per request from here on (the request threads, started later, take it up): the hub's
     # parallelism is across requests, and on a small machine splitting one request's small kernels over busy
     # cores costs more than it gains (a training step of the lecture's CNN: 11 ms on one thread, 140 ms on
     # two busy cores).
     torch.set_num_threads(1)
-    limits = Middleware(RequestLimits, before_upload=folder.sweep)
+    limits = Middleware(RequestLimits, before_upload=folder.sweep_before_upload)
     # mcp_server: every named API event is also an MCP tool (streamable HTTP at /gradio_api/mcp/), for agents.
     # Its file inputs arrive as data URLs, which Gradio stores and uploads through the same limits and
     # checks as a browser's upload; URLs are refused (the hub fetches nothing a caller names).
     app.launch(max_file_size=MAX_FILE_BYTES, show_error=False, css=PAGE_CSS,
                js=page_script(SELECT_BRUSHES_JS, CLAMP_TYPED_NUMBERS_JS, LIVE_DRAWING_JS),
-               app_kwargs={"middleware": [limits]}, mcp_server=True)
+               app_kwargs={"middleware": [limits]}, mcp_server=True, enable_monitoring=False)
 
 
 def page_script(*scripts: str) -> str:

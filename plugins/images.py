@@ -114,6 +114,9 @@ def _pil_to_gray(image: Image.Image) -> np.ndarray:
     _check_size(image.size)
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return np.clip(_scale_to_unit(np.asarray(image)), 0.0, 1.0).astype(np.float32)
+    if image.mode in ("L", "RGB"):  # no transparency to lay on white: the same numbers, without an RGBA copy
+        pixels = np.asarray(image, dtype=np.float32) / 255.0
+        return pixels if image.mode == "L" else pixels.mean(axis=-1, dtype=np.float32)
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
     colour, alpha = rgba[..., :3], rgba[..., 3:]
     return (colour * alpha + (1.0 - alpha)).mean(axis=-1).astype(np.float32)

@@ -6,7 +6,10 @@ Python's tempfile both point there). That gives three guarantees a public
 Space needs and Gradio alone does not give:
 
 - bounded: a sweeper removes files older than `max_age` and, oldest first,
-  whatever is over `budget_bytes`, every `every` seconds and before each upload;
+  whatever is over `budget_bytes`, every `every` seconds and before an upload
+  (at most once a second: a sweep reads every file's size, a few milliseconds
+  of the event loop's time with thousands of files, so the folder can pass its
+  budget by one second's uploads at most);
 - cleaned: the folder is removed when the process exits, SIGTERM included
   (`serve` turns SIGTERM into Gradio's own shutdown);
 - no leftovers: folders of hub processes that no longer run (killed with
@@ -30,6 +33,7 @@ logger = logging.getLogger("dsl_hub")
 PREFIX = "dsl-hub-"
 DEFAULT_BUDGET_BYTES = int(float(os.environ.get("DSL_HUB_DISK_BUDGET_MB", 1024)) * 2**20)
 DEFAULT_MAX_AGE = float(os.environ.get("DSL_HUB_FILE_MAX_AGE", 900))  # seconds a file is kept for its user
+UPLOAD_SWEEP_INTERVAL = 1.0  # seconds: uploads arriving sooner after a sweep do not start another
 
 
 def _process_alive(pid: int) -> bool:
@@ -75,6 +79,9 @@ class HubTempFolder:
         os.environ["GRADIO_TEMP_DIR"] = str(self.gradio)
         tempfile.tempdir = str(self.scratch)
         return self
+
+    def sweep_before_upload(self) -> int:
+        return self.sweep(min_interval=UPLOAD_SWEEP_INTERVAL)
 
     def sweep(self, min_interval: float = 0.0) -> int:
         """Remove files past their age, then the oldest until the folder fits its budget; returns bytes freed."""

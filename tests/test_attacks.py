@@ -146,6 +146,28 @@ def test_the_sweeper_removes_old_files_and_keeps_the_folder_under_its_budget(tmp
     assert not folder.path.exists()
 
 
+def test_uploads_sweep_the_folder_at_most_once_a_second(tmp_path, monkeypatch):
+    """Every upload used to walk the whole folder in the event loop; now a burst of uploads sweeps once, and the
+    next upload a second later sweeps again."""
+    from plugins import tempfiles
+
+    folder = tempfiles.HubTempFolder(tmp_path, budget_bytes=2**20, max_age=600)
+    over = [folder.gradio / f"over{index}.bin" for index in range(3)]
+
+    def fill():
+        for path in over:
+            path.write_bytes(bytes(2**20))
+
+    fill()
+    assert folder.sweep_before_upload() > 0 and folder.usage() <= 2**20
+    fill()
+    assert folder.sweep_before_upload() == 0, "a burst of uploads sweeps once"
+    clock = time.time()
+    monkeypatch.setattr(tempfiles.time, "time", lambda: clock + tempfiles.UPLOAD_SWEEP_INTERVAL + 0.1)
+    assert folder.sweep_before_upload() > 0 and folder.usage() <= 2**20
+    folder.remove()
+
+
 # -------------------------------------------------------------------- fair use
 def test_a_few_clients_cannot_fill_the_queue_for_a_stranger(api, hub):
     flood = [COMPOSER_MODEL, "sample", 1.0, 0, 0.95, 4, 512, 0, "random", None, None, "Acoustic Grand Piano", 100,
@@ -177,6 +199,15 @@ def test_request_bodies_and_uploads_are_bounded(api, hub):
                             headers={"content-type": "application/json"})
     assert chunked.status_code == 411
     assert_still_serving(api)
+
+
+def test_the_hub_shows_strangers_no_traffic_monitoring(api):
+    """Gradio's monitoring pages would show anyone every endpoint's request counts and timings (the summary
+    route has no key); the hub turns them off."""
+    for path in ("/monitoring/summary", "/gradio_api/monitoring"):
+        response = api.http.get(f"{api.url}{path}")
+        assert response.status_code in (403, 404), (path, response.status_code, response.text[:200])
+        assert "process_time" not in response.text
 
 
 # -------------------------------------------------------------------- malformed requests

@@ -7,8 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import REPO_ROOT
 from models.gan import GanConfig, GanDiscriminator, GanGenerator
-from plugins.font_gan.fast_generator import convolve_to_an_image, install_fast_generator, upsample_and_convolve
+from plugins.font_gan.fast_generator import (BFLOAT16_MAX_DIFFERENCE, convolve_to_an_image, install_fast_generator,
+                                             install_serving_generator, serve_in_bfloat16_if_faster,
+                                             upsample_and_convolve)
 from plugins.font_gan.presets import PRESETS
 
 
@@ -170,6 +173,53 @@ def test_the_fast_generator_draws_what_the_plain_model_file_draws_with_the_same_
     assert "fast_generator" not in (tmp_path / "config.json").read_text()
     reloaded = GanGenerator.from_pretrained(tmp_path, dtype=torch.float64).eval()
     torch.testing.assert_close(reloaded(latents).images, plain(latents).images)
+
+
+@pytest.mark.parametrize("preset", ["lecture-08", "best"])
+def test_the_served_generator_folds_batch_norm_and_still_draws_what_the_plain_model_draws(preset):
+    plain, _ = build(preset)
+    plain = plain.double()
+    with torch.no_grad():  # batch norms with statistics of their own, not the initial 0 and 1
+        for module in plain.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5), module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5), module.bias.uniform_(-0.2, 0.2)
+    plain.eval()
+    served = install_serving_generator(copy.deepcopy(plain))
+    latents = torch.randn(3, plain.config.latent_size, dtype=torch.double)
+    with torch.no_grad():
+        torch.testing.assert_close(served(latents).images, plain(latents).images)
+        assert served.state_dict().keys() == plain.state_dict().keys()
+        # folded where a block normalises before its activation (the Keras order of lecture-08 is left as it is)
+        assert (served._serving[1] is not None) == (not plain.config.generator_norm_after_activation)
+        for model in (plain, served):  # new weights (as from a checkpoint): the folded kernels follow them
+            model.blocks[0].normalization.running_var.mul_(3.0)
+            model.blocks[-1].layer.weight.mul_(0.5)
+        torch.testing.assert_close(served(latents).images, plain(latents).images)
+        torch.testing.assert_close(served.generate(latents=latents), plain.generate(latents=latents))
+    served.train(), plain.train()  # training takes the ordinary forward: batch statistics and gradients
+    torch.manual_seed(0)
+    torch.testing.assert_close(served(latents).images, plain(latents).images)
+    served(latents).images.sum().backward()
+    assert served.blocks[0].layer.weight.grad is not None
+
+
+def test_the_demo_serves_bfloat16_only_when_measured_faster_and_its_pictures_stay_close():
+    """Whichever precision this CPU gets, the demo's pictures stay within the stated bound of float32's; a
+    generator forced to bfloat16 (what a CPU with native bfloat16 chooses) draws the same glyphs."""
+    generator = install_serving_generator(GanGenerator.from_pretrained(REPO_ROOT / "pretrained" / "font-gan").eval())
+    with torch.no_grad():
+        float32 = generator.generate(36, seed=5)
+        chosen = serve_in_bfloat16_if_faster(generator)
+        assert generator._serving_dtype == (torch.bfloat16 if chosen else torch.float32)
+        served = generator.generate(36, seed=5)
+        generator._serving_dtype = torch.bfloat16
+        bfloat16 = generator.generate(36, seed=5)
+    for pictures in (served, bfloat16):
+        assert pictures.dtype == torch.float32 and pictures.shape == float32.shape
+        assert float((pictures - float32).abs().max()) <= BFLOAT16_MAX_DIFFERENCE / 2  # pictures are on [0, 1]
+        assert float((pictures - float32).abs().mean()) < 1 / 255
+    assert "_serving" not in " ".join(generator.state_dict())
 
 
 def test_channels_last_generators_stay_channels_last_through_the_transposed_convolutions():

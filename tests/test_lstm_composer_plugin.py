@@ -159,6 +159,51 @@ def test_fluidsynth_renders_about_as_long_as_the_music():
     assert np.abs(rendering.samples).max() > 10_000
 
 
+def _loudness_and_timbre(samples: np.ndarray, window: int = 441) -> tuple[np.ndarray, np.ndarray]:
+    """A rendering's loudness every 20 ms (at 22,050 Hz) and its average spectrum: what a listener compares."""
+    samples = samples.astype(np.float64)
+    frames = samples[: len(samples) // window * window].reshape(-1, window)
+    loudness = np.sqrt((frames ** 2).mean(axis=1))
+    spectrum = np.abs(np.fft.rfft(frames * np.hanning(window), axis=1)).mean(axis=0)
+    return loudness, spectrum
+
+
+def _agreement(first: np.ndarray, second: np.ndarray) -> float:
+    length = min(len(first), len(second))
+    return float(np.corrcoef(first[:length], second[:length])[0, 1])
+
+
+def test_fluidsynth_in_the_hub_process_sounds_like_the_fluidsynth_program(monkeypatch):
+    """The library renderer plays the notes with the settings of `fluidsynth -F` (its MIDI player rounds event
+    times to milliseconds, the library renderer places them on FluidSynth's 64-frame blocks: a few ms apart at
+    most), so loudness over time and the spectrum agree; a reused synthesizer plays the next piece the same way
+    but for what its reverb and chorus still hold of the last one."""
+    from plugins.lstm_composer.audio import find_fluidsynth, find_soundfont
+    from plugins.lstm_composer.fluidsynth_library import load_library
+
+    if load_library() is None or find_fluidsynth() is None or find_soundfont() is None:
+        pytest.skip("libfluidsynth, the fluidsynth program or a soundfont is missing here")
+    tune = [Note(step * 3, 55 + (step * 7) % 24, 3 + step % 4 * 3) for step in range(40)]
+    in_process = render(tune, 12, 132.0, 0)
+    render(list(reversed(TUNE)), 12, 96.0, 40)  # another piece on another instrument in between
+    again = render(tune, 12, 132.0, 0)
+    monkeypatch.setenv("DSL_HUB_FLUIDSYNTH", find_fluidsynth())
+    program = render(tune, 12, 132.0, 0)
+    assert in_process.note == program.note == "" and in_process.engine == program.engine
+    assert abs(in_process.seconds - program.seconds) < 0.2
+    for ours, theirs in zip(_loudness_and_timbre(in_process.samples), _loudness_and_timbre(program.samples)):
+        assert _agreement(ours, theirs) > 0.98
+    assert _agreement(in_process.samples, again.samples) > 0.995  # the last piece's reverb, 1000x quieter
+
+
+def test_a_rendering_past_its_time_limit_falls_back_with_a_clear_note():
+    rendering = render(TUNE * 1, 12, 120.0, 0, timeout=1e-9)
+    if rendering.engine == "built-in synthesiser" and "not installed" in rendering.note:
+        pytest.skip(f"FluidSynth unavailable here: {rendering.note}")
+    assert rendering.engine == "built-in synthesiser" and "did not finish within 1e-09 s" in rendering.note
+    assert np.abs(rendering.samples).max() > 10_000
+
+
 def test_missing_fluidsynth_or_soundfont_falls_back_with_a_clear_note(monkeypatch, tmp_path):
     monkeypatch.setenv("DSL_HUB_FLUIDSYNTH", str(tmp_path / "no-such-fluidsynth"))
     rendering = render(TUNE, 12, 120.0, 0)

@@ -53,6 +53,16 @@ def test_every_common_image_mode_is_accepted(mode):
     assert digit.max() == pytest.approx(1.0) and np.allclose(centre_of_mass(digit), (13.5, 13.5), atol=0.75)
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB", "LA", "P"])
+def test_every_mode_reads_as_the_same_grey_as_its_rgba_picture_laid_on_white(mode):
+    """Pictures without transparency skip the RGBA copy: the grey must be what the RGBA path gives."""
+    colours = np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    image = Image.fromarray(colours, "RGB").convert(mode)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255
+    on_white = (rgba[..., :3] * rgba[..., 3:] + 1 - rgba[..., 3:]).mean(axis=-1)
+    np.testing.assert_allclose(to_grayscale(image), on_white, atol=1e-6)
+
+
 def test_uploaded_files_png_jpeg_and_sixteen_bit(tmp_path):
     for name, image in (("d.png", Image.fromarray(drawing())), ("d.jpg", Image.fromarray(drawing()).convert("RGB")),
                         ("d16.png", Image.fromarray(drawing().astype(np.uint16) * 257, mode="I;16"))):

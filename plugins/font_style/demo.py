@@ -158,7 +158,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
                     draw_button = gr.Button("Classify drawing", variant="primary",
                                             elem_id="font-style-classify-drawing")
                 with gr.Tab("Upload"):
-                    upload = CheckedImage(label="Upload a picture of one character", type="filepath",
+                    upload = CheckedImage(label="Upload a picture of one character", type="filepath", image_mode=None,
                                           sources=["upload", "clipboard"], elem_id="font-style-upload")
                     upload_button = gr.Button("Classify image", variant="primary", elem_id="font-style-classify-upload")
         with gr.Column():

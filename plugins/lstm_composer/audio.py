@@ -1,13 +1,16 @@
 """Notes -> sound: FluidSynth with a General MIDI soundfont, or a small built-in synthesiser.
 
-FluidSynth runs as the `fluidsynth` command (Debian packages `fluidsynth` and
-`fluid-soundfont-gm`) with a time limit, so a renderer that hangs cannot
-hang the demo. When it is missing, fails or times out, the built-in
-synthesiser (a few decaying harmonics per note, in NumPy) plays the piece
-instead and `Rendering.note` says why, in words for the listener.
+FluidSynth (Debian packages `fluidsynth` and `fluid-soundfont-gm`) runs as a
+library in this process (`fluidsynth_library`: the soundfont stays loaded
+between pieces), or as the `fluidsynth` command when that is configured or the
+library cannot be loaded; either way under a time limit. When it is missing,
+fails or times out, the built-in synthesiser (a few decaying harmonics per
+note, in NumPy) plays the piece instead and `Rendering.note` says why, in
+words for the listener.
 
-Environment: `DSL_HUB_FLUIDSYNTH` (the fluidsynth program), `DSL_HUB_SOUNDFONT`
-(a .sf2 file), `DSL_HUB_RENDER_TIMEOUT` (seconds, default 30).
+Environment: `DSL_HUB_FLUIDSYNTH` (run this fluidsynth program for each piece
+instead of the library), `DSL_HUB_SOUNDFONT` (a .sf2 file),
+`DSL_HUB_RENDER_TIMEOUT` (seconds, default 30).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from models.lstm_composer.midi_codec import Note, notes_to_midi
+
+from .fluidsynth_library import RenderTimeout, library_pool
 
 SAMPLE_RATE = 22050
 MAX_AUDIO_SECONDS = 600.0
@@ -90,18 +95,25 @@ def render(notes: list[Note], steps_per_beat: int, tempo_bpm: float, program: in
     notes, cut = _within_limit(notes, steps_per_beat, tempo_bpm)
     cut_note = f"The audio stops after {MAX_AUDIO_SECONDS / 60:.0f} minutes; the MIDI file has the whole piece." if cut else ""
     program_name = next((name for name, number in GM_PROGRAMS.items() if number == program), f"program {program}")
-    fluidsynth, soundfont = find_fluidsynth(), find_soundfont()
-    if fluidsynth is None:
+    soundfont = find_soundfont()
+    in_process = None if os.environ.get("DSL_HUB_FLUIDSYNTH") else library_pool(soundfont, SAMPLE_RATE)
+    fluidsynth = None if in_process else find_fluidsynth()
+    timeout = timeout if timeout is not None else render_timeout()
+    if in_process is None and fluidsynth is None:
         reason = "FluidSynth is not installed (Debian: apt-get install fluidsynth fluid-soundfont-gm)"
     elif soundfont is None:
         reason = "no General MIDI soundfont was found (Debian: apt-get install fluid-soundfont-gm, or set DSL_HUB_SOUNDFONT)"
     else:
         try:
-            samples = _fluidsynth(fluidsynth, soundfont, notes, steps_per_beat, tempo_bpm, program,
-                                  timeout if timeout is not None else render_timeout())
+            if in_process is not None:
+                sound = in_process.render(notes, steps_per_beat, tempo_bpm, program, timeout)
+                samples = _normalised(_without_trailing_silence(sound))
+            else:
+                samples = _fluidsynth(fluidsynth, soundfont, notes, steps_per_beat, tempo_bpm, program, timeout)
             return Rendering(SAMPLE_RATE, samples, f"FluidSynth ({soundfont.name}, {program_name})", cut_note)
-        except subprocess.TimeoutExpired as error:
-            reason = f"FluidSynth did not finish within {error.timeout:g} s"  # the limit we set
+        except (subprocess.TimeoutExpired, RenderTimeout) as error:
+            limit = error.timeout if isinstance(error, subprocess.TimeoutExpired) else error.seconds
+            reason = f"FluidSynth did not finish within {limit:g} s"  # the limit we set
         except (OSError, subprocess.CalledProcessError, wave.Error, ValueError) as error:
             reason = f"FluidSynth failed ({type(error).__name__})"
     samples = synthesize(notes_to_seconds(notes, steps_per_beat, tempo_bpm), program)
