@@ -238,7 +238,7 @@ class RequestLimits:
                  upload_files: int = MAX_UPLOAD_FILES, before_upload=None):
         self.app = app
         self.body_bytes, self.upload_bytes, self.upload_files = body_bytes, upload_bytes, upload_files
-        self.before_upload = before_upload  # called before an upload is read (the disk budget's sweep)
+        self.before_upload = before_upload  # called with its size before an upload is read (the disk budget's sweep)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -256,7 +256,7 @@ class RequestLimits:
         if not upload:
             return await self.app(scope, receive, send)
         if self.before_upload is not None:
-            self.before_upload()
+            self.before_upload(int(length))
         boundary = headers.get("content-type", "").partition("boundary=")[2].split(";")[0].strip('"')
         marker = f"\r\n--{boundary}".encode() if boundary else None
         counted = {"parts": 0, "tail": b"\r\n", "refused": False, "started": False}

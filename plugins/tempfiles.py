@@ -7,9 +7,11 @@ Space needs and Gradio alone does not give:
 
 - bounded: a sweeper removes files older than `max_age` and, oldest first,
   whatever is over `budget_bytes`, every `every` seconds and before an upload
-  (at most once a second: a sweep reads every file's size, a few milliseconds
-  of the event loop's time with thousands of files, so the folder can pass its
-  budget by one second's uploads at most);
+  (before one a second, or sooner when the uploads since the last sweep reach a
+  sixteenth of the budget: a sweep reads every file's size, milliseconds of the
+  event loop with thousands of files, so small uploads do not each pay for one,
+  while large ones cannot push the folder past its budget by more than that
+  sixteenth);
 - cleaned: the folder is removed when the process exits, SIGTERM included
   (`serve` turns SIGTERM into Gradio's own shutdown);
 - no leftovers: folders of hub processes that no longer run (killed with
@@ -70,7 +72,7 @@ class HubTempFolder:
         self.gradio.mkdir()
         self.scratch.mkdir()
         self.budget_bytes, self.max_age = budget_bytes, max_age
-        self._last_sweep = 0.0
+        self._last_sweep, self._uploaded_since_sweep = 0.0, 0
         self._lock = threading.Lock()
         atexit.register(self.remove)
 
@@ -80,8 +82,13 @@ class HubTempFolder:
         tempfile.tempdir = str(self.scratch)
         return self
 
-    def sweep_before_upload(self) -> int:
-        return self.sweep(min_interval=UPLOAD_SWEEP_INTERVAL)
+    def sweep_before_upload(self, size: int) -> int:
+        """Before an upload of `size` bytes: sweep if a second has passed since the last sweep, or if the uploads
+        since then (this one included) reach a sixteenth of the budget."""
+        with self._lock:
+            self._uploaded_since_sweep += size
+            due = self._uploaded_since_sweep >= self.budget_bytes / 16
+        return self.sweep(min_interval=0.0 if due else UPLOAD_SWEEP_INTERVAL)
 
     def sweep(self, min_interval: float = 0.0) -> int:
         """Remove files past their age, then the oldest until the folder fits its budget; returns bytes freed."""
@@ -89,7 +96,7 @@ class HubTempFolder:
             now = time.time()
             if now - self._last_sweep < min_interval:
                 return 0
-            self._last_sweep = now
+            self._last_sweep, self._uploaded_since_sweep = now, 0
             files = []
             for root, _, names in os.walk(self.path):
                 for name in names:

@@ -27,7 +27,7 @@ logger = logging.getLogger("dsl_hub")
 # (a digit waits for its shared forward pass, plugins/batching.py), so many may be in flight. Heavy work
 # used to run on threads of lower OS priority; with Python's GIL that backfired: a low-priority thread
 # descheduled while holding the GIL stalls every other request. Under the 32-visitor load test it gave
-# 27.8 requests/s on average against 30.3 without (six runs each, alternating; docs in README Benchmarks).
+# 27.8 requests/s on average against 30.3 without (six runs each; README, Benchmarks).
 LIGHT = {"concurrency_id": "light", "concurrency_limit": 16}
 HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 2}
 

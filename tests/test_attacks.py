@@ -146,9 +146,11 @@ def test_the_sweeper_removes_old_files_and_keeps_the_folder_under_its_budget(tmp
     assert not folder.path.exists()
 
 
-def test_uploads_sweep_the_folder_at_most_once_a_second(tmp_path, monkeypatch):
-    """Every upload used to walk the whole folder in the event loop; now a burst of uploads sweeps once, and the
-    next upload a second later sweeps again."""
+def test_small_uploads_sweep_the_folder_once_a_second_and_large_ones_at_every_sixteenth_of_the_budget(
+        tmp_path, monkeypatch):
+    """Every upload used to walk the whole folder in the event loop. Now a burst of small uploads sweeps once,
+    the next one a second later sweeps again, and large uploads sweep as soon as they add up to a sixteenth of
+    the budget, so a flood cannot push the folder far past it."""
     from plugins import tempfiles
 
     folder = tempfiles.HubTempFolder(tmp_path, budget_bytes=2**20, max_age=600)
@@ -159,12 +161,15 @@ def test_uploads_sweep_the_folder_at_most_once_a_second(tmp_path, monkeypatch):
             path.write_bytes(bytes(2**20))
 
     fill()
-    assert folder.sweep_before_upload() > 0 and folder.usage() <= 2**20
+    assert folder.sweep_before_upload(100) > 0 and folder.usage() <= 2**20
     fill()
-    assert folder.sweep_before_upload() == 0, "a burst of uploads sweeps once"
+    assert folder.sweep_before_upload(100) == 0, "a burst of small uploads sweeps once"
+    assert folder.sweep_before_upload(2**20 // 16) > 0 and folder.usage() <= 2**20, "a sixteenth of the budget"
+    fill()
+    assert folder.sweep_before_upload(100) == 0
     clock = time.time()
     monkeypatch.setattr(tempfiles.time, "time", lambda: clock + tempfiles.UPLOAD_SWEEP_INTERVAL + 0.1)
-    assert folder.sweep_before_upload() > 0 and folder.usage() <= 2**20
+    assert folder.sweep_before_upload(100) > 0 and folder.usage() <= 2**20
     folder.remove()
 
 
