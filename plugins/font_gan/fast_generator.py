@@ -52,19 +52,34 @@ def upsample_and_convolve(hidden_state: torch.Tensor, convolution: nn.Conv2d) ->
     gradients (up to float rounding) with 16 instead of 36 multiply-adds per input pixel and channel pair, and
     no upsampled copy in memory. The parameters stay the 3x3 convolution's, so weights are unchanged.
     """
+    transposed = _transposed_kernel(convolution)
+    if transposed is None:
+        return nn.Conv2d.forward(convolution, nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
+    kernel, transposed_padding, output_padding = transposed
+    return nn.functional.conv_transpose2d(hidden_state, _in_layout_of(convolution.weight, kernel), convolution.bias,
+                                          stride=2, padding=transposed_padding, output_padding=output_padding)
+
+
+def _transposed_kernel(convolution: nn.Conv2d) -> tuple[torch.Tensor, int, int] | None:
+    """The stride-2 transposed convolution equal to `convolution` after upsampling x2: (its kernel, shaped
+    (in, out, 4, 4) for a 3x3 convolution, its padding, its output padding), or None if it has no such form."""
     (kernel_size, width), (padding, padding_width) = convolution.kernel_size, convolution.padding
     geometry = _transposed_geometry(kernel_size, padding)
     if (geometry is None or (kernel_size, padding) != (width, padding_width) or convolution.stride != (1, 1)
             or convolution.dilation != (1, 1) or convolution.groups != 1 or convolution.padding_mode != "zeros"):
-        return nn.Conv2d.forward(convolution, nn.functional.interpolate(hidden_state, scale_factor=2, mode="nearest"))
+        return None
     taps, transposed_padding, output_padding = geometry
     weight = convolution.weight
     taps = torch.tensor(taps, dtype=weight.dtype, device=weight.device)
     kernel = torch.einsum("jk,oikl,ml->iojm", taps, weight, taps)  # (out, in, k, k) -> (in, out, 4, 4)
+    return kernel, transposed_padding, output_padding
+
+
+def _in_layout_of(weight: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """`kernel` channels-last when `weight` is (which makes the convolution's output channels-last too)."""
     if weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous():
-        kernel = kernel.contiguous(memory_format=torch.channels_last)  # which makes the output channels-last too
-    return nn.functional.conv_transpose2d(hidden_state, kernel, convolution.bias, stride=2,
-                                          padding=transposed_padding, output_padding=output_padding)
+        return kernel.contiguous(memory_format=torch.channels_last)
+    return kernel
 
 
 def convolve_to_an_image(hidden_state: torch.Tensor, convolution: nn.Conv2d) -> torch.Tensor:
@@ -121,21 +136,23 @@ def install_fast_generator(generator):
     return generator
 
 
-def _folded_blocks(generator, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor, int, int, nn.Module]] | None:
+FoldedBlock = tuple[torch.Tensor, torch.Tensor, int, int, nn.Module]  # kernel, bias, paddings, activation
+
+
+def _folded_blocks(generator, dtype: torch.dtype) -> list[FoldedBlock] | None:
     """Each upsampling block as one transposed convolution with its batch norm folded in: (kernel, bias,
     padding, output padding, activation) in `dtype`, from the current parameters and running statistics; None
     when the generator is not the convolutional kind with norm-then-activation blocks this applies to."""
     folded = []
     for block in getattr(generator, "blocks", ()):
         layer, normalization = block.layer, block.normalization
-        geometry = (_transposed_geometry(layer.kernel_size[0], layer.padding[0])
-                    if isinstance(layer, nn.Conv2d) and isinstance(block.upsample, nn.Identity) else None)
-        if (geometry is None or block.norm_after_activation or layer.forward.__func__ is not _upsampled_convolution_forward
+        installed = (isinstance(layer, nn.Conv2d) and isinstance(block.upsample, nn.Identity)
+                     and layer.forward.__func__ is _upsampled_convolution_forward)
+        transposed = _transposed_kernel(layer) if installed else None
+        if (transposed is None or block.norm_after_activation
                 or not isinstance(normalization, (nn.BatchNorm2d, nn.Identity))):
             return None
-        taps, padding, output_padding = geometry
-        taps = torch.tensor(taps, dtype=layer.weight.dtype, device=layer.weight.device)
-        kernel = torch.einsum("jk,oikl,ml->iojm", taps, layer.weight, taps)  # as upsample_and_convolve
+        kernel, padding, output_padding = transposed
         bias = layer.bias if layer.bias is not None else torch.zeros_like(kernel[0, :, 0, 0])
         if isinstance(normalization, nn.BatchNorm2d):
             if normalization.running_var is None:
@@ -145,9 +162,7 @@ def _folded_blocks(generator, dtype: torch.dtype) -> list[tuple[torch.Tensor, to
             shift = normalization.bias if normalization.affine else 0.0
             kernel = kernel * scale.view(1, -1, 1, 1)
             bias = (bias - normalization.running_mean) * scale + shift
-        kernel = kernel.to(dtype)
-        if layer.weight.is_contiguous(memory_format=torch.channels_last) and not layer.weight.is_contiguous():
-            kernel = kernel.contiguous(memory_format=torch.channels_last)
+        kernel = _in_layout_of(layer.weight, kernel.to(dtype))
         folded.append((kernel.detach(), bias.detach().to(dtype), padding, output_padding, block.activation))
     return folded or None
 

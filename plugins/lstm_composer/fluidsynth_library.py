@@ -141,7 +141,7 @@ class Synthesizer:
             written += BLOCK_FRAMES
             if time.monotonic() > deadline:
                 raise RenderTimeout(timeout)
-        blocks.append(self._write(self.sample_rate // 4 // SYNTH_BLOCK * SYNTH_BLOCK))  # the reverb's last quarter second
+        blocks.append(self._write(self.sample_rate // 4 // SYNTH_BLOCK * SYNTH_BLOCK))  # the reverb's last 0.25 s
         stereo = np.concatenate(blocks)
         return (stereo[0::2] + stereo[1::2]) * 0.5
 
