@@ -7,10 +7,12 @@ Imported only by demo modules and the hub, so training never needs Gradio.
 from __future__ import annotations
 
 import functools
+import inspect
 import io
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -254,3 +256,55 @@ def live_trigger(sketchpad: gr.ImageEditor) -> gr.Button:
     """The hidden button the page presses after each stroke on `sketchpad` (which needs an elem_id); give its
     click the answer to show, with trigger_mode="always_last"."""
     return gr.Button("Answer while drawing", elem_id=f"{sketchpad.elem_id}-live", elem_classes="dsl-live-trigger")
+
+
+class ModelsOnScreen:
+    """The model each page last switched to, so that an answer computed for the previous one changes nothing.
+
+    Switching model clears the answers and cancels the events still running, but Gradio's page cancels only
+    the events it has already submitted. One that was still gathering or uploading its drawing goes on with
+    the old model's name, reaches the hub after the switch and would land under the new model's notes (seen
+    in CI under load: a live answer started 17 ms after the switch). The hub remembers each page's last
+    switch (a bounded number of pages, the oldest forgotten) and drops such answers. API callers never
+    switch, so their answers always pass.
+    """
+
+    def __init__(self, pages: int = 10_000):
+        self._chosen: dict[str, str] = {}  # session -> model; insertion order is the order of the last switch
+        self._pages = pages
+        self._lock = threading.Lock()
+
+    def switched(self, choice: str, request: gr.Request | None) -> None:
+        if request is None or not request.session_hash:
+            return
+        with self._lock:
+            self._chosen.pop(request.session_hash, None)
+            self._chosen[request.session_hash] = choice
+            while len(self._chosen) > self._pages:
+                del self._chosen[next(iter(self._chosen))]
+
+    def shows(self, choice: str, request: gr.Request | None) -> bool:
+        """Whether `choice` is what the page that sent `request` shows (always, for a page that never switched)."""
+        if request is None or not request.session_hash:
+            return True
+        with self._lock:
+            return self._chosen.get(request.session_hash, choice) == choice
+
+    def answer(self, function, outputs: int, choice_at: int = -1):
+        """`function` for an event listener, whose answer is dropped (each of its `outputs` left as it is) when
+        the page has switched away from the model named by input `choice_at` by the time it is computed.
+
+        Gradio passes the request to a parameter annotated gr.Request, and reads the API's parameter names and
+        defaults from the signature: the wrapper's signature is `function`'s with the request put first."""
+        unchanged = gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
+
+        def answer_for_the_model_on_screen(request: gr.Request, *inputs):
+            result = function(*inputs)
+            return result if self.shows(inputs[choice_at], request) else unchanged
+
+        request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+        answer_for_the_model_on_screen.__signature__ = inspect.signature(function).replace(
+            parameters=[request, *inspect.signature(function).parameters.values()])
+        answer_for_the_model_on_screen.__name__ = function.__name__
+        answer_for_the_model_on_screen.__doc__ = function.__doc__
+        return answer_for_the_model_on_screen

@@ -65,6 +65,40 @@ def test_a_digit_drawn_after_clearing_is_classified_and_another_model_clears_the
     assert page.locator(f"#{prefix}-model-input img").count() == 0, "no picture from the previous model stays"
 
 
+@needs_weights("mnist-cnn", "mnist-cnn-lecture-01a")
+def test_an_answer_whose_drawing_was_still_uploading_when_another_model_was_chosen_does_not_land(page, hub):
+    """Gradio's page cancels only the events it has submitted: a live answer whose drawing is still on its way
+    to the hub when the model changes reaches it afterwards, computed for the old model. A slow upload (held
+    here until the switch is done) makes that moment last; the hub must drop the stale answer."""
+    sketchpad = "#mnist-sketchpad"
+    held = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/gradio_api/upload*", hold)
+    try:
+        open_sketchpad(page, hub, "Digits (MNIST CNN)", sketchpad)
+        draw(page, f"{sketchpad} canvas", ONE)
+        for _ in range(100):  # the live answer starts 250 ms after the stroke, with the drawing's upload
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert held, "the drawing was sent without an upload: this test no longer holds the live answer back"
+
+        page.locator("#mnist-model").get_by_text("lecture-01a", exact=True).click()
+        page.wait_for_function("() => document.querySelector('#mnist-notes').innerText.startsWith('lecture-01a:')",
+                               timeout=30_000)
+        with page.expect_response("**/gradio_api/queue/join*", timeout=30_000):
+            for route in held:
+                route.continue_()
+    finally:
+        page.unroute("**/gradio_api/upload*", hold)
+    page.wait_for_timeout(3_000)  # the stale answer is computed in milliseconds; it would have landed by now
+    assert page.locator("#mnist-prediction [data-testid='label-output-value']").count() == 0
+    assert page.locator("#mnist-model-input img").count() == 0, "the old model's answer landed after the switch"
+
+
 @needs_weights("font-style-cnn")
 def test_the_font_style_sketchpad_asks_for_a_character_and_draws_after_clearing(page, hub):
     sketchpad = "#font-style-sketchpad"

@@ -138,7 +138,9 @@ class OnWholeVocabulary(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         whole = torch.nn.functional.pad(scores, (len(SPECIAL_TOKENS), 0), value=float("-inf"))
-        return self.processors(input_ids, whole)[:, len(SPECIAL_TOKENS):]
+        for processor in self.processors:  # not self.processors(...), which reads each one's signature per token
+            whole = processor(input_ids, whole)
+        return whole[:, len(SPECIAL_TOKENS):]
 
 
 def compose_ids(model: LstmComposerForCausalLM, primer_ids: list[int], settings: ComposeSettings,

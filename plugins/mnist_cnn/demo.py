@@ -19,7 +19,7 @@ from ..errors import UnusableInputError
 from ..familiarity import DigitCheck
 from ..images import tile
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, live_trigger, reselect_brush_after_clear, user_facing
+from ..ui import LIGHT, CheckedImage, ModelsOnScreen, live_trigger, reselect_brush_after_clear, user_facing
 from . import predict_probabilities
 from .preprocess import mnist_like
 
@@ -125,8 +125,9 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     def explain_and_doubt(image, choice: str):
         return (*explain_image.__wrapped__(image, choice), doubt.__wrapped__(image, choice))
 
-    def show_model(choice: str):
+    def show_model(choice: str, request: gr.Request):
         """The new model's notes and pictures; the last answer is cleared, as another model gave it."""
+        on_screen.switched(choice, request)
         demo_model = models[choice]
         return (model_notes(choice), first_layer_filters(demo_model.model), misclassified_picture(demo_model),
                 None, None, None, "")
@@ -137,7 +138,7 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
         "cropped to the ink, fitted in 20x20 and centred by its centre of mass in 28x28. When the picture does "
         "not look like any MNIST digit, the tab says so."
     )
-    notes = gr.Markdown(model_notes(choices[0]))
+    notes = gr.Markdown(model_notes(choices[0]), elem_id="mnist-notes")
     with gr.Row():
         with gr.Column():
             choice = gr.Radio(choices, value=choices[0], label="Model", elem_id="mnist-model")
@@ -168,24 +169,28 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
             mistakes = gr.Image(value=misclassified_picture(models[choices[0]]),
                                 label="Misclassified test digits (true>predicted)")
 
+    # Answers computed for a model the page has since switched away from change nothing (plugins.ui says why).
+    on_screen = ModelsOnScreen()
     outputs = [prediction, seen, feature_maps]
+    explained, doubted = on_screen.answer(explain_image, len(outputs)), on_screen.answer(doubt, 1)
     draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
-    drawn = draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
+    drawn = draw_button.click(explained, [sketch, choice], outputs, api_name="mnist_cnn_explain_drawing",
                               api_visibility="undocumented", **LIGHT)
-    drawn_doubt = drawn.success(doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    drawn_doubt = drawn.success(doubted, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
     upload_button.click(None, None, doubt_note, js="() => ''")
-    uploaded = upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_cnn_explain", **LIGHT)
-    uploaded_doubt = uploaded.success(doubt, [upload, choice], doubt_note, api_name="mnist_cnn_doubt", **LIGHT)
+    uploaded = upload_button.click(explained, [upload, choice], outputs, api_name="mnist_cnn_explain", **LIGHT)
+    uploaded_doubt = uploaded.success(doubted, [upload, choice], doubt_note, api_name="mnist_cnn_doubt", **LIGHT)
     # Live: each change of the drawing asks again; "always_last" keeps at most one request waiting per page
     # (strokes made meanwhile are read together), so drawing fast does not flood the queue.
     nothing = (None, None, None, "")
     answering = live_trigger(sketch).click(
-        live(explain_and_doubt.__wrapped__, nothing), [sketch, choice], [*outputs, doubt_note],
-        trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
+        on_screen.answer(live(explain_and_doubt.__wrapped__, nothing), len(nothing)), [sketch, choice],
+        [*outputs, doubt_note], trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
     # A cleared canvas or another model: an answer still on its way is for something else.
     sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
     examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
-        explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
+        on_screen.answer(explain_and_doubt, len(nothing)), [upload, choice], [*outputs, doubt_note],
+        api_visibility="private", **LIGHT)
     # Another model: answers of the previous one still on their way would land after the clearing.
     previous_answers = [answering, drawn, drawn_doubt, uploaded, uploaded_doubt]
     choice.change(show_model, choice, [notes, filters, mistakes, *outputs, doubt_note], cancels=previous_answers,

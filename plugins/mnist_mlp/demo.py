@@ -21,7 +21,7 @@ from ..mnist_cnn import predict_probabilities
 from ..mnist_cnn.demo import digit_examples, live
 from ..mnist_cnn.preprocess import mnist_like
 from ..serving import DemoModel, chosen_model
-from ..ui import LIGHT, CheckedImage, live_trigger, reselect_brush_after_clear, user_facing
+from ..ui import LIGHT, CheckedImage, ModelsOnScreen, live_trigger, reselect_brush_after_clear, user_facing
 
 SHOWN_UNITS = 32
 
@@ -98,8 +98,9 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     def explain_and_doubt(image, choice: str = choices[0]):
         return (*explain_image.__wrapped__(image, choice), doubt.__wrapped__(image, choice))
 
-    def show_model(choice: str):
+    def show_model(choice: str, request: gr.Request):
         """The new model's notes and templates; the last answer is cleared, as another model gave it."""
+        on_screen.switched(choice, request)
         return model_notes(choice), first_layer_templates(pick(choice).model), None, None, None, "", ""
 
     gr.Markdown(
@@ -138,23 +139,27 @@ def build_tab(plugin, models: dict[str, DemoModel]) -> None:
     with gr.Accordion("Inside the model: the first 64 first-layer units as 28x28 templates", open=False):
         templates = gr.Image(value=first_layer_templates(models[choices[0]].model), label="First-layer weights")
 
+    # Answers computed for a model the page has since switched away from change nothing (plugins.ui says why).
+    on_screen = ModelsOnScreen()
     outputs = [prediction, seen, excited, caption]
+    explained, doubted = on_screen.answer(explain_image, len(outputs)), on_screen.answer(doubt, 1)
     draw_button.click(None, None, doubt_note, js="() => ''")  # a new answer: the last one's doubt goes
-    drawn = draw_button.click(explain_image, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
+    drawn = draw_button.click(explained, [sketch, choice], outputs, api_name="mnist_mlp_explain_drawing",
                               api_visibility="undocumented", **LIGHT)
-    drawn_doubt = drawn.success(doubt, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
+    drawn_doubt = drawn.success(doubted, [sketch, choice], doubt_note, api_visibility="private", **LIGHT)
     upload_button.click(None, None, doubt_note, js="() => ''")
-    uploaded = upload_button.click(explain_image, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
-    uploaded_doubt = uploaded.success(doubt, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
+    uploaded = upload_button.click(explained, [upload, choice], outputs, api_name="mnist_mlp_explain", **LIGHT)
+    uploaded_doubt = uploaded.success(doubted, [upload, choice], doubt_note, api_name="mnist_mlp_doubt", **LIGHT)
     # Live while drawing, at most one request waiting per page (see the CNN's tab).
     nothing = (None, None, None, "", "")
     answering = live_trigger(sketch).click(
-        live(explain_and_doubt.__wrapped__, nothing), [sketch, choice], [*outputs, doubt_note],
-        trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
+        on_screen.answer(live(explain_and_doubt.__wrapped__, nothing), len(nothing)), [sketch, choice],
+        [*outputs, doubt_note], trigger_mode="always_last", show_progress="hidden", api_visibility="private", **LIGHT)
     # A cleared canvas or another model: an answer still on its way is for something else.
     sketch.clear(lambda: nothing, None, [*outputs, doubt_note], cancels=[answering], api_visibility="private")
     examples.load_input_event.then(lambda: gr.Tabs(selected="upload"), None, sources, api_visibility="private").then(
-        explain_and_doubt, [upload, choice], [*outputs, doubt_note], api_visibility="private", **LIGHT)
+        on_screen.answer(explain_and_doubt, len(nothing)), [upload, choice], [*outputs, doubt_note],
+        api_visibility="private", **LIGHT)
     # Another model: answers of the previous one still on their way would land after the clearing.
     previous_answers = [answering, drawn, drawn_doubt, uploaded, uploaded_doubt]
     choice.change(show_model, choice, [notes, templates, *outputs, doubt_note], cancels=previous_answers,

@@ -360,8 +360,8 @@ class LstmComposerForCausalLM(LstmComposerPreTrainedModel):
             sequence = torch.empty(num_sequences, start + num_tokens, dtype=torch.long, device=self.device)
             sequence[:, :start] = torch.tensor(primer, device=self.device)
         for step, row in enumerate(chosen):
-            if processors:
-                scores = processors(sequence[:, :start + step], scores)
+            for processor in processors:  # not processors(...): LogitsProcessorList reads signatures at each call
+                scores = processor(sequence[:, :start + step], scores)
             if greedy:
                 torch.argmax(scores, dim=-1, out=row)
             elif draws_here:
