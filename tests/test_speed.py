@@ -113,3 +113,28 @@ def test_only_image_batches_change_layout():
     assert torch.equal(arranged["pixel_values"], batch["pixel_values"])
     assert arranged["labels"] is batch["labels"] and arranged["ids"] is batch["ids"]
     assert speed.SpeedPlan().arrange(batch) is batch
+
+
+def timer_giving(seconds: list[float], calls: list):
+    """A candidate's timer that measures `seconds` in turn (the last one from then on), counting its rounds."""
+    def seconds_per_step():
+        calls.append(1)
+        return seconds[min(len(calls), len(seconds)) - 1]
+    return seconds_per_step
+
+
+def test_a_clear_winner_takes_three_rounds_and_close_candidates_more_until_one_pulls_ahead():
+    clear, slower = [], []
+    timings = speed._fastest_of_rounds({"fast": timer_giving([1.0], clear), "slow": timer_giving([1.5], slower)})
+    assert (len(clear), len(slower)) == (3, 3) and min(timings, key=timings.get) == "fast"
+
+    # a slow minute over the first three rounds makes the faster layout look 5 % slower; the rounds go on
+    steady, unlucky = [], []
+    timings = speed._fastest_of_rounds({"contiguous": timer_giving([1.0], steady),
+                                        "channels-last": timer_giving([1.05, 1.05, 1.05, 0.87], unlucky)})
+    assert min(timings, key=timings.get) == "channels-last"
+    assert len(steady) == len(unlucky) == 4  # one round more, then 0.87 against 1.0 is clear
+
+    tied, also_tied = [], []
+    speed._fastest_of_rounds({"a": timer_giving([1.0], tied), "b": timer_giving([1.02], also_tied)})
+    assert len(tied) == len(also_tied) == 8  # never clear: at most eight rounds
