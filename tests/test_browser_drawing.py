@@ -66,34 +66,40 @@ def test_a_digit_drawn_after_clearing_is_classified_and_another_model_clears_the
 
 
 @needs_weights("mnist-cnn", "mnist-cnn-lecture-01a")
-def test_an_answer_whose_drawing_was_still_uploading_when_another_model_was_chosen_does_not_land(page, hub):
-    """Gradio's page cancels only the events it has submitted: a live answer whose drawing is still on its way
-    to the hub when the model changes reaches it afterwards, computed for the old model. A slow upload (held
-    here until the switch is done) makes that moment last; the hub must drop the stale answer."""
+def test_an_answer_asked_before_another_model_was_chosen_but_arriving_after_does_not_land(page, hub):
+    """Gradio's page cancels only the events the hub has acknowledged: a live answer whose request is still on
+    its way (its drawing uploading, its queue request sent) when the model changes reaches the hub afterwards,
+    computed for the old model. A slow network, here the live answer's queue request held until the switch is
+    done, makes that moment last; the hub must drop the stale answer."""
     sketchpad = "#mnist-sketchpad"
-    held = []
+    open_sketchpad(page, hub, "Digits (MNIST CNN)", sketchpad)
+    held, passed = [], []
 
-    def hold(route):
-        held.append(route)
+    def hold_the_first(route):
+        if held:
+            passed.append(route.request.url)
+            route.continue_()
+        else:
+            held.append(route)
 
-    page.route("**/gradio_api/upload*", hold)
+    page.route("**/gradio_api/queue/join*", hold_the_first)
     try:
-        open_sketchpad(page, hub, "Digits (MNIST CNN)", sketchpad)
         draw(page, f"{sketchpad} canvas", ONE)
-        for _ in range(100):  # the live answer starts 250 ms after the stroke, with the drawing's upload
+        for _ in range(100):  # the live answer is asked for 250 ms after the stroke
             if held:
                 break
             page.wait_for_timeout(100)
-        assert held, "the drawing was sent without an upload: this test no longer holds the live answer back"
+        assert held, "no answer was asked for while drawing"
 
         page.locator("#mnist-model").get_by_text("lecture-01a", exact=True).click()
         page.wait_for_function("() => document.querySelector('#mnist-notes').innerText.startsWith('lecture-01a:')",
                                timeout=30_000)
-        with page.expect_response("**/gradio_api/queue/join*", timeout=30_000):
-            for route in held:
-                route.continue_()
+        assert passed, "the switch went through while the live answer was held"
+        with page.expect_response("**/gradio_api/queue/join*", timeout=30_000) as answer:
+            held[0].continue_()
+        assert answer.value.ok, answer.value.status  # the stale request reached the hub and was queued
     finally:
-        page.unroute("**/gradio_api/upload*", hold)
+        page.unroute("**/gradio_api/queue/join*", hold_the_first)
     page.wait_for_timeout(3_000)  # the stale answer is computed in milliseconds; it would have landed by now
     assert page.locator("#mnist-prediction [data-testid='label-output-value']").count() == 0
     assert page.locator("#mnist-model-input img").count() == 0, "the old model's answer landed after the switch"
