@@ -262,7 +262,7 @@ class ModelsOnScreen:
     """The model each page last switched to, so that an answer computed for the previous one changes nothing.
 
     Switching model clears the answers and cancels the events still running, but Gradio's page cancels only
-    the events it has already submitted. One that was still gathering or uploading its drawing goes on with
+    the events the hub has acknowledged. One whose drawing or queue request is still on its way goes on with
     the old model's name, reaches the hub after the switch and would land under the new model's notes (seen
     in CI under load: a live answer started 17 ms after the switch). The hub remembers each page's last
     switch (a bounded number of pages, the oldest forgotten) and drops such answers. API callers never
