@@ -299,12 +299,15 @@ class ModelsOnScreen:
         unchanged = gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
         def answer_for_the_model_on_screen(request: gr.Request, *inputs):
+            if not self.shows(inputs[choice_at], request):  # switched before it arrived: nothing to compute
+                return unchanged
             result = function(*inputs)
-            return result if self.shows(inputs[choice_at], request) else unchanged
+            return result if self.shows(inputs[choice_at], request) else unchanged  # or while it was computed
 
+        signature = inspect.signature(function)
         request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-        answer_for_the_model_on_screen.__signature__ = inspect.signature(function).replace(
-            parameters=[request, *inspect.signature(function).parameters.values()])
+        answer_for_the_model_on_screen.__signature__ = signature.replace(
+            parameters=[request, *signature.parameters.values()])
         answer_for_the_model_on_screen.__name__ = function.__name__
         answer_for_the_model_on_screen.__doc__ = function.__doc__
         return answer_for_the_model_on_screen
